@@ -1,0 +1,125 @@
+# exim-mtasts: an MTA-STS (RFC 8461) lookup module for Exim.
+#
+#   make deps      install build and test dependencies (Debian 12, root)
+#   make           core library, Exim lookup module, dlfunc object, CLI
+#   make check     deps, Exim test builds, unit tests (also ASan+UBSan and
+#                  valgrind), short fuzz runs, integration tests in the test world
+#   make demo      start the test world and show what the module does
+#   make fuzz      longer fuzz runs
+#
+# EXIM_SRC selects the configured Exim source tree the lookup module is
+# compiled against (default: the 4.96 test build in MTASTS_CACHE).
+
+CC       ?= cc
+BUILD    ?= build
+MTASTS_CACHE ?= /var/cache/exim-mtasts
+EXIM_VERSIONS := 4.96 4.98 4.100
+EXIM_SRC ?= $(MTASTS_CACHE)/exim-4.96/src
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Werror
+CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden \
+             -DMTASTS_VERSION='"$(VERSION)"' $(CFLAGS)
+
+NET_PKGS  := libcurl ldns
+NET_CFLAGS := $(shell pkg-config --cflags $(NET_PKGS) 2>/dev/null)
+NET_LIBS  := $(shell pkg-config --libs $(NET_PKGS) 2>/dev/null)
+LMDB_LIBS := -llmdb
+
+# The core is split so that what runs inside every Exim process (cache side)
+# links no network library: Exim <= 4.98 loads every module into every
+# process, and libcurl with its ~30 dependencies would cost each of them.
+NET_SRC   := lookup/core/dns.c lookup/core/fetch.c
+CORE_SRC  := $(filter-out $(NET_SRC),$(wildcard lookup/core/*.c))
+NET_SRC   := $(wildcard $(NET_SRC))
+CORE_OBJ  := $(patsubst lookup/core/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
+NET_OBJ   := $(patsubst lookup/core/%.c,$(BUILD)/core/%.o,$(NET_SRC))
+CORE_LIB  := $(BUILD)/libmtasts-core.a
+NET_LIB   := $(BUILD)/libmtasts-net.a
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BIN := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+# The lookup module, compiled against one configured Exim tree.
+EXIM_BUILD_DIR = $(firstword $(wildcard $(EXIM_SRC)/build-*))
+EXIM_CFLAGS    = -I$(EXIM_BUILD_DIR) -I$(EXIM_SRC)/src -DDYNLOOKUP \
+                 $(shell pkg-config --cflags openssl libpcre2-8 2>/dev/null)
+LOOKUP_SRC     := lookup/exim-lookup/mtasts_lookup.c
+DLFUNC_SRC     := lookup/exim-dlfunc/mtasts_dlfunc.c
+
+.PHONY: all deps exim module modules dlfunc cli unit check demo fuzz clean
+all: module dlfunc cli
+
+deps:
+	@bash tests/deps.sh
+
+exim:
+	@bash tests/exim/build-all.sh >/dev/null
+
+$(BUILD)/core/%.o: lookup/core/%.c $(wildcard lookup/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(NET_CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(NET_LIB): $(NET_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+# make module: build/mtasts_lookup.so against EXIM_SRC.
+MODULE_OUT ?= $(BUILD)/mtasts_lookup.so
+module: $(MODULE_OUT)
+$(MODULE_OUT): $(LOOKUP_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+	@test -n "$(EXIM_BUILD_DIR)" || { echo "EXIM_SRC=$(EXIM_SRC) is not a configured Exim tree (run make exim)"; exit 1; }
+	$(CC) $(CFLAGS_ALL) $(EXIM_CFLAGS) -Ilookup/core -shared -o $@ $(LOOKUP_SRC) $(CORE_LIB) $(LMDB_LIBS)
+
+# One module per test Exim: build/exim-<ver>/mtasts_lookup.so.
+modules: $(foreach v,$(EXIM_VERSIONS),$(BUILD)/exim-$(v)/mtasts_lookup.so)
+$(BUILD)/exim-%/mtasts_lookup.so: $(LOOKUP_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+	@mkdir -p $(@D)
+	@$(MAKE) --no-print-directory module EXIM_SRC=$(MTASTS_CACHE)/exim-$*/src MODULE_OUT=$@
+
+# Stock Debian exim4 exports only the local_scan API: a separate object
+# for ${dlfunc}, compiled against exim4-dev's headers.
+dlfunc: $(BUILD)/mtasts_dlfunc.so
+$(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+	$(CC) $(CFLAGS_ALL) -DDLFUNC_IMPL -I/usr/include/exim4 -Ilookup/core -shared -o $@ \
+	  $(DLFUNC_SRC) $(CORE_LIB) $(LMDB_LIBS)
+
+cli: $(BUILD)/mtasts
+$(BUILD)/mtasts: $(wildcard lookup/cli/*.c) $(NET_LIB) $(CORE_LIB)
+	$(CC) $(CFLAGS_ALL) -Ilookup/core -o $@ $(wildcard lookup/cli/*.c) $(NET_LIB) $(CORE_LIB) \
+	  $(NET_LIBS) $(LMDB_LIBS)
+
+unit: $(UNIT_BIN) $(INTEG_BIN)
+$(BUILD)/tests/%: tests/unit/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
+$(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
+
+# libFuzzer targets (clang), linked with the core sources compiled for fuzzing.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) -Ilookup/core
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lookup/core/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC)
+fuzz-build: $(FUZZ_BIN)
+FUZZ_SECONDS ?= 300
+fuzz: fuzz-build
+	@bash tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+check: deps
+	@bash tests/run-all.sh
+
+demo: deps
+	@bash tests/demo.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The whole test suite (make check). Each suite prints lines and one tally
+# line "<suite>: N passed, N failed"; a suite that dies without a tally counts
+# as one failure. Ends with the grand total "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+MAKE=${MAKE:-make}
+LOG_DIR=build/test-logs
+mkdir -p "$LOG_DIR"
+total_pass=0 total_fail=0
+
+# run_suite NAME COMMAND... - run one suite, show its output, add its tally
+run_suite() {
+    local name=$1; shift
+    local log="$LOG_DIR/$name.log" rc tally p f
+    echo "== $name"
+    "$@" >"$log" 2>&1; rc=$?
+    grep -E '^(FAIL|not ok)' "$log" | head -40
+    tally=$(grep -E '^([A-Za-z0-9_.-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+    if [ -z "$tally" ]; then
+        echo "   $name: no tally (exit $rc); last lines:"; tail -15 "$log" | sed 's/^/   | /'
+        total_fail=$((total_fail + 1)); return
+    fi
+    p=$(sed -E 's/^([^:]*: )?([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$tally")
+    f=$(sed -E 's/^([^:]*: )?([0-9]+) passed, ([0-9]+) failed.*/\3/' <<<"$tally")
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        echo "   $name: exit $rc despite 0 failures"; f=1
+    fi
+    echo "   $tally"
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+}
+
+# Build steps are suites too: a build failure must show as a failure.
+build_step() { "$@" && echo "build: 1 passed, 0 failed" || echo "build: 0 passed, 1 failed"; }
+
+run_suite exim-builds     build_step bash tests/exim/build-all.sh
+run_suite build           build_step $MAKE -s all modules unit fuzz-build
+run_suite build-asan      build_step $MAKE -s unit BUILD=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+for t in build/tests/test_*; do
+    [ -x "$t" ] || continue
+    n=$(basename "$t")
+    case $n in test_discovery|test_store_*) continue ;; esac   # need the world
+    run_suite "unit-$n" "$t"
+    run_suite "asan-$n" "build/asan/tests/$n"
+    run_suite "valgrind-$n" valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+        --error-exitcode=99 "$t"
+done
+run_suite fuzz-short      bash tests/fuzz/run.sh build/fuzz "${FUZZ_SHORT_SECONDS:-20}"
+run_suite world-selftest  bash tests/world/test-world.sh
+run_suite exim-modules    tests/world/run-in-world bash tests/exim/test-modules.sh
+[ -x build/tests/test_discovery ] && \
+    run_suite discovery   tests/world/run-in-world build/tests/test_discovery
+
+echo
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
