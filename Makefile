@@ -49,7 +49,7 @@ FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # The lookup module, compiled against one configured Exim tree.
 EXIM_BUILD_DIR = $(firstword $(wildcard $(EXIM_SRC)/build-*))
-EXIM_CFLAGS    = -I$(EXIM_BUILD_DIR) -I$(EXIM_SRC)/src -DDYNLOOKUP \
+EXIM_CFLAGS    = -isystem $(EXIM_BUILD_DIR) -DDYNLOOKUP -D_FILE_OFFSET_BITS=64 -D_LARGEFILE_SOURCE \
                  $(shell pkg-config --cflags openssl libpcre2-8 2>/dev/null)
 LOOKUP_SRC     := lookup/exim-lookup/mtasts_lookup.c
 DLFUNC_SRC     := lookup/exim-dlfunc/mtasts_dlfunc.c

@@ -19,6 +19,20 @@
 
 #define MTASTS_LOOKUP_NAME "mtasts"
 
+/* Exim 4.100 (lookup ABI 0x4c4d4936) dropped log_write's selector argument. */
+#if LOOKUP_MODULE_INFO_MAGIC >= 0x4c4d4936
+# define MTASTS_LOG(flags, ...) log_write((flags), __VA_ARGS__)
+#else
+# define MTASTS_LOG(flags, ...) log_write(0, (flags), __VA_ARGS__)
+#endif
+/* Exim 4.100 names debug channels by string (DEBUG(lookup)); before, by
+ * bit macros (DEBUG(D_lookup)). */
+#if LOOKUP_MODULE_INFO_MAGIC >= 0x4c4d4936
+# define MTASTS_DEBUG DEBUG(lookup)
+#else
+# define MTASTS_DEBUG DEBUG(D_lookup)
+#endif
+
 /* Set once per process: 1 when the running Exim is the one we were built for,
  * -1 when it is not (then every open fails), 0 before the first check. */
 static int exim_matches;
@@ -36,7 +50,7 @@ static BOOL runtime_guard(uschar **errmsg)
                         && (running[n] == '\0' || running[n] == ' '))
                        ? 1 : -1;
         if (exim_matches < 0)
-            log_write(0, LOG_MAIN | LOG_PANIC,
+            MTASTS_LOG(LOG_MAIN | LOG_PANIC,
                       "mtasts: lookup module built for Exim %s but loaded by "
                       "Exim %s: refusing to answer (rebuild the module)",
                       EXIM_VERSION_STR, running ? running : "(unknown)");
@@ -62,7 +76,7 @@ static int mtasts_find(void *handle, const uschar *filename, const uschar *query
                        uint *do_cache, const uschar *opts)
 {
     (void)handle; (void)filename; (void)length; (void)opts; (void)errmsg;
-    DEBUG(D_lookup) debug_printf_indent("mtasts: query \"%s\"\n", query);
+    MTASTS_DEBUG debug_printf_indent("mtasts: query \"%s\"\n", query);
     *do_cache = 0;
     *result = string_sprintf("mtasts %s (exim %s)", MTASTS_VERSION, EXIM_VERSION_STR);
     return OK;
