@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <stdio.h>
+#include <string.h>
 
 const char *mtasts_status_name(mtasts_status st)
 {
@@ -43,4 +44,16 @@ void mtasts_errf(mtasts_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+}
+
+size_t mtasts_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t n = strlen(src);
+
+    if (size) {
+        size_t c = n < size - 1 ? n : size - 1;
+        memcpy(dst, src, c);
+        dst[c] = '\0';
+    }
+    return n;
 }

@@ -65,4 +65,7 @@ void mtasts_errf(mtasts_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mtasts_err_clear(mtasts_err *err);
 
+/* Copy src into dst of size bytes, truncating; returns strlen(src). */
+size_t mtasts_strlcpy(char *dst, const char *src, size_t size);
+
 #endif

@@ -1,0 +1,78 @@
+/*
+ * record.h - what the store keeps per policy domain, and its serialisation.
+ *
+ * .nf
+ * SYNOPSIS
+ *     #include "record.h"
+ *
+ *     void mtasts_record_init(mtasts_record *r);
+ *     void mtasts_record_free(mtasts_record *r);
+ *     mtasts_status mtasts_record_copy(mtasts_record *dst, const mtasts_record *src,
+ *                                      mtasts_err *err);
+ *     mtasts_status mtasts_record_encode(const mtasts_record *r, char *buf,
+ *                                        size_t size, size_t *len, mtasts_err *err);
+ *     mtasts_status mtasts_record_decode(const char *buf, size_t len,
+ *                                        mtasts_record *r, mtasts_err *err);
+ * DESCRIPTION
+ *     A record holds the cached policy (if any) with its id and times, and
+ *     the fetch-failure state that RFC 8461 3.3 asks for (back off per id).
+ *
+ *     The encoding is text, "key: value" lines, so that mdb_dump shows it
+ *     and the policy part is exactly a policy file: decode hands the whole
+ *     value to mtasts_policy_parse(), to which the record's own keys are
+ *     extension fields (ignored). One parser, one set of rules.
+ *     Record format version MTASTS_RECORD_VERSION is the first line; a
+ *     record of another version is refused (MTASTS_INVALID), never misread.
+ * .fi
+ */
+#ifndef MTASTS_RECORD_H
+#define MTASTS_RECORD_H
+
+#include "common.h"
+#include "policy.h"
+
+#define MTASTS_RECORD_VERSION 1
+/* Policy (<= 64 patterns of <= 255 bytes, see policy.h) plus metadata. */
+#define MTASTS_RECORD_MAX (MTASTS_POLICY_MX_MAX * 262 + 1024)
+/* Enough of a failure reason for logs and TLSRPT reports. */
+#define MTASTS_REASON_MAX 200
+
+typedef enum mtasts_source {
+    MTASTS_SOURCE_NONE = 0,     /* no policy cached */
+    MTASTS_SOURCE_FETCHED = 1,  /* fetched over HTTPS */
+    MTASTS_SOURCE_PRELOAD = 2,  /* from a preload list (first contact) */
+} mtasts_source;
+
+typedef struct mtasts_record {
+    /* The cached policy; valid when id[0] != '\0'. */
+    char id[MTASTS_ID_MAX + 1];
+    mtasts_policy policy;
+    mtasts_source source;
+    int64_t fetched_at;        /* unix time of the fetch */
+    int64_t expires_at;        /* fetched_at + max_age (RFC 8461 5.1) */
+    int64_t txt_checked_at;    /* last TXT lookup */
+    int64_t next_check_at;     /* until then the record answers alone, also
+                                  "no policy" (negative caching) */
+    int64_t last_used;         /* last lookup, coarse (for eviction) */
+    /* Failure state, kept also when no policy is cached. */
+    uint32_t failures;         /* consecutive failed fetches */
+    int64_t backoff_until;     /* no fetch for backoff_id before this */
+    char backoff_id[MTASTS_ID_MAX + 1];
+    char last_error[MTASTS_REASON_MAX + 1];
+} mtasts_record;
+
+const char *mtasts_source_name(mtasts_source s);
+void mtasts_record_init(mtasts_record *r);
+void mtasts_record_free(mtasts_record *r);
+mtasts_status mtasts_record_copy(mtasts_record *dst, const mtasts_record *src,
+                                 mtasts_err *err);
+/* True when r holds a policy that has not expired at now. */
+bool mtasts_record_usable(const mtasts_record *r, int64_t now);
+/* Copy reason into r->last_error, replacing what could break the encoding. */
+void mtasts_record_set_error(mtasts_record *r, const char *reason);
+mtasts_status mtasts_record_encode(const mtasts_record *r, char *buf, size_t size,
+                                   size_t *len, mtasts_err *err);
+mtasts_status mtasts_record_decode(const char *buf, size_t len, mtasts_record *r,
+                                   mtasts_err *err);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * resolve.c - RFC 8461 section 5.1 (policy application control flow) and
+ * section 3.3's fetch backoff, over a cached record. See resolve.h.
+ */
+#include "resolve.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *mtasts_outcome_name(mtasts_outcome o)
+{
+    static const char *const names[] = {
+        [MTASTS_OUTCOME_CACHED] = "cached",
+        [MTASTS_OUTCOME_CONFIRMED] = "confirmed",
+        [MTASTS_OUTCOME_FETCHED] = "fetched",
+        [MTASTS_OUTCOME_KEPT] = "kept",
+        [MTASTS_OUTCOME_NO_POLICY] = "no-policy",
+        [MTASTS_OUTCOME_FAILED] = "fetch-failed",
+        [MTASTS_OUTCOME_BACKOFF] = "backoff",
+        [MTASTS_OUTCOME_DNS_TEMPFAIL] = "dns-tempfail",
+    };
+    return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "unknown";
+}
+
+static unsigned recheck_interval(const mtasts_resolve_config *cfg)
+{
+    return cfg->txt_recheck_interval ? cfg->txt_recheck_interval
+                                     : MTASTS_TXT_RECHECK_DEFAULT;
+}
+
+static int64_t backoff_min(const mtasts_resolve_config *cfg)
+{
+    return cfg->backoff_min > MTASTS_FETCH_BACKOFF_MIN ? cfg->backoff_min
+                                                       : MTASTS_FETCH_BACKOFF_MIN;
+}
+
+bool mtasts_resolve_cache_answers(const mtasts_record *r, int64_t now,
+                                  const mtasts_resolve_config *cfg)
+{
+    if (cfg->force_check || (r->id[0] && !mtasts_record_usable(r, now)))
+        return false;
+    /* The second test catches a clock that went back (or a record written
+     * with a longer interval): recheck rather than trust it for long. */
+    return now < r->next_check_at
+        && r->next_check_at - now <= (int64_t)recheck_interval(cfg);
+}
+
+/* checked - a TXT answer was had now: trust it until the next check */
+static void checked(mtasts_record *r, int64_t now, int64_t interval,
+                    mtasts_resolve_result *res)
+{
+    r->txt_checked_at = now;
+    r->next_check_at = now + interval;
+    res->record_changed = true;
+}
+
+/* finish - set the outcome and reason; return OK when a policy applies */
+static mtasts_status finish(mtasts_resolve_result *res, const mtasts_record *r,
+                            int64_t now, mtasts_outcome o, const char *reason)
+{
+    res->outcome = o;
+    mtasts_strlcpy(res->reason, reason ? reason : "", sizeof res->reason);
+    return mtasts_record_usable(r, now) ? MTASTS_OK : MTASTS_NOT_FOUND;
+}
+
+/* no_new_policy - trouble: an unexpired cache stays in force (5.1) */
+static mtasts_status no_new_policy(mtasts_resolve_result *res, const mtasts_record *r,
+                                   int64_t now, mtasts_outcome without_cache,
+                                   const char *reason)
+{
+    return finish(res, r, now,
+                  mtasts_record_usable(r, now) ? MTASTS_OUTCOME_KEPT : without_cache,
+                  reason);
+}
+
+static int64_t backoff_seconds(const mtasts_resolve_config *cfg, uint32_t failures)
+{
+    int64_t lo = backoff_min(cfg);
+    int64_t hi = cfg->backoff_max ? cfg->backoff_max : MTASTS_BACKOFF_MAX_DEFAULT;
+    int64_t b = lo;
+
+    for (uint32_t i = 1; i < failures && b < hi; i++)
+        b *= 2;
+    return b < hi ? b : (hi > lo ? hi : lo);
+}
+
+mtasts_status mtasts_resolve(mtasts_record *r, const char *domain, int64_t now,
+                             const mtasts_resolve_config *cfg,
+                             const mtasts_resolve_ops *ops,
+                             mtasts_resolve_result *res)
+{
+    char id[MTASTS_ID_MAX + 1] = "";
+    mtasts_err err = {{0}};
+    mtasts_policy fresh;
+    mtasts_status st;
+    bool usable = mtasts_record_usable(r, now);
+
+    memset(res, 0, sizeof *res);
+    if (mtasts_resolve_cache_answers(r, now, cfg))
+        return finish(res, r, now, MTASTS_OUTCOME_CACHED, NULL);
+    if (r->id[0] && !usable) {
+        /* 5.1: an expired policy is gone; the failure state stays. */
+        mtasts_policy_free(&r->policy);
+        r->id[0] = '\0';
+        r->source = MTASTS_SOURCE_NONE;
+        res->record_changed = true;
+    }
+
+    res->txt_queried = true;
+    st = ops->txt_id(ops->ctx, domain, id, &err);
+    if (st == MTASTS_NOT_FOUND || st == MTASTS_INVALID) {
+        checked(r, now, recheck_interval(cfg), res);
+        return no_new_policy(res, r, now, MTASTS_OUTCOME_NO_POLICY,
+                             err.msg[0] ? err.msg : "no MTA-STS TXT record");
+    }
+    if (st != MTASTS_OK) {
+        /* Try DNS again sooner than after a real answer. */
+        checked(r, now, backoff_min(cfg), res);
+        return no_new_policy(res, r, now, MTASTS_OUTCOME_DNS_TEMPFAIL,
+                             err.msg[0] ? err.msg : "TXT lookup failed");
+    }
+    checked(r, now, recheck_interval(cfg), res);
+
+    if (usable && strcmp(id, r->id) == 0
+        && !(cfg->refetch_within && r->expires_at - now <= (int64_t)cfg->refetch_within))
+        return finish(res, r, now, MTASTS_OUTCOME_CONFIRMED, NULL);
+
+    /* 3.3: a failed id is not refetched before its backoff ends. */
+    if (strcmp(id, r->backoff_id) == 0 && now < r->backoff_until)
+        return no_new_policy(res, r, now, MTASTS_OUTCOME_BACKOFF,
+                             r->last_error[0] ? r->last_error : "fetch backoff");
+
+    res->fetched = true;
+    res->record_changed = true;
+    mtasts_err_clear(&err);
+    st = ops->fetch(ops->ctx, domain, &fresh, &err);
+    if (st != MTASTS_OK) {
+        char reason[sizeof err.msg + 64]; /* truncated where stored */
+
+        snprintf(reason, sizeof reason, "policy fetch for id %s failed: %s", id,
+                 err.msg[0] ? err.msg : mtasts_status_name(st));
+        r->failures = strcmp(id, r->backoff_id) == 0 ? r->failures + 1 : 1;
+        snprintf(r->backoff_id, sizeof r->backoff_id, "%s", id);
+        r->backoff_until = now + backoff_seconds(cfg, r->failures);
+        mtasts_record_set_error(r, reason);
+        return no_new_policy(res, r, now, MTASTS_OUTCOME_FAILED, reason);
+    }
+
+    mtasts_policy_free(&r->policy);
+    r->policy = fresh;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->source = MTASTS_SOURCE_FETCHED;
+    r->fetched_at = now;
+    r->expires_at = now + (int64_t)fresh.max_age;
+    r->failures = 0;
+    r->backoff_until = 0;
+    r->backoff_id[0] = '\0';
+    r->last_error[0] = '\0';
+    return finish(res, r, now, MTASTS_OUTCOME_FETCHED, NULL);
+}
