@@ -1,0 +1,111 @@
+/*
+ * policy.h - the MTA-STS policy body (RFC 8461 section 3.2).
+ *
+ * .nf
+ * SYNOPSIS
+ *     #include "policy.h"
+ *
+ *     mtasts_status mtasts_policy_parse(const char *buf, size_t len,
+ *                                       mtasts_policy *out, mtasts_err *err);
+ *     mtasts_status mtasts_policy_copy(mtasts_policy *dst,
+ *                                      const mtasts_policy *src,
+ *                                      mtasts_err *err);
+ *     void mtasts_policy_free(mtasts_policy *p);
+ * DESCRIPTION
+ *     Pure functions: no I/O, no global state, nothing printed.
+ *
+ *     mtasts_policy_parse() parses the body fetched from
+ *     https://mta-sts.<domain>/.well-known/mta-sts.txt. *out is written
+ *     unconditionally (so free a previous policy first); on MTASTS_OK it
+ *     owns memory that mtasts_policy_free() releases, on any other status
+ *     it is empty (mx NULL) and need not be freed. Returns MTASTS_OK,
+ *     MTASTS_INVALID (err: "line N: <field>: <reason>" or "policy: ..."),
+ *     or MTASTS_SYSERR (out of memory).
+ *
+ *     mtasts_policy_copy() makes a deep copy (dst as for parse).
+ *
+ *     mtasts_policy_free() releases the patterns and resets *p to an empty
+ *     policy; it is idempotent and accepts NULL.
+ *
+ *     Layout: mx is a single allocation holding the n_mx pointers followed
+ *     by the NUL-terminated patterns, so one free() releases everything
+ *     and a copy is one malloc + pointer fix-up. Patterns are stored
+ *     lower-case, without a trailing dot, as "name" or "*.suffix", using
+ *     only [a-z0-9.-] after the optional "*.": mx_match.h relies on this.
+ *
+ * GRAMMAR (RFC 8461 3.2, RFC 7405: %s"" is case-sensitive)
+ *     sts-policy-record    = sts-policy-field *WSP
+ *                            *(sts-policy-term sts-policy-field *WSP)
+ *                            [sts-policy-term]
+ *     sts-policy-term      = LF / CRLF
+ *     sts-policy-field-delim = ":" *WSP
+ *     version: %s"STSv1"    mode: %s"testing" / %s"enforce" / %s"none"
+ *     max_age: 1*10(DIGIT)  mx: ["*."] Domain   (Domain: RFC 5321 4.1.2)
+ *     sts-policy-ext-name  = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
+ *     sts-policy-ext-value = sts-policy-vchar [*(%x20 / sts-policy-vchar)
+ *                            sts-policy-vchar]
+ *     sts-policy-vchar     = %x21-7E / UTF8-2 / UTF8-3 / UTF8-4
+ *
+ * DECISIONS (where the RFC is silent, ambiguous or the ABNF is strict)
+ *     - Field order is free; version need not come first (the ABNF allows
+ *       any order). version, mode and max_age are required ("If any field
+ *       is not specified, the policy SHALL be treated as invalid").
+ *     - Duplicated version/mode/max_age: the first wins, later ones are
+ *       ignored (3.2: "all entries except for the first SHALL be
+ *       ignored") but must still be well-formed fields. A first value that
+ *       is invalid makes the policy invalid, whatever follows.
+ *     - Keys are case-sensitive: "Mode: enforce" is an unknown extension
+ *       field (ignored), so the policy then lacks its mode.
+ *     - mode "none" needs no mx (8.3: removing MTA-STS); enforce and
+ *       testing need at least one. mx lines under "none" are still checked.
+ *     - max_age: 1-10 digits (the ABNF), leading zeros allowed; values
+ *       above MTASTS_MAX_AGE_CAP are capped to it. The text says "maximum
+ *       value of 31557600", which 10 digits exceed; erratum 7282 (status
+ *       Reported) proposes 1*8DIGIT instead. Capping honours both without
+ *       turning a long-lived policy into no policy. 0 is kept.
+ *     - mx: RFC 5321 LDH labels of 1-63 characters, at most 253
+ *       characters in all; matched case-insensitively so stored lower-case;
+ *       one trailing dot (absolute name) is accepted and removed. "*"
+ *       only as the whole left-most label. IDNs must be A-labels (3.2).
+ *     - Liberal beyond the ABNF, because rejecting a policy means "no
+ *       policy" (fail-open) while these forms have one obvious meaning:
+ *       blank lines (empty or only WSP) are ignored; WSP at the start of a
+ *       line and before the ":" is ignored; trailing WSP is trimmed.
+ *     - Strict: a line without ":" is an error; a CR not followed by LF,
+ *       a NUL or another control character (HTAB apart) is an error;
+ *       non-ASCII is an error except inside the value of an extension
+ *       field, where the ABNF allows UTF-8 (it must then be well-formed).
+ *     - Limits: the body is at most MTASTS_POLICY_MAX_BYTES (common.h),
+ *       a line at most MTASTS_POLICY_LINE_MAX, and at most
+ *       MTASTS_POLICY_MX_MAX patterns; beyond them the policy is invalid.
+ * .fi
+ */
+#ifndef MTASTS_POLICY_H
+#define MTASTS_POLICY_H
+
+#include "common.h"
+
+/* 3.2 calls the fields "similar to RFC 5322 header fields"; RFC 5322
+ * 2.1.1 limits such lines to 998 characters (without CRLF). The longest
+ * valid known field ("mx: *." + 253 + WSP) is far shorter; the limit
+ * bounds extension values and the cost of garbage bodies. */
+#define MTASTS_POLICY_LINE_MAX 998
+/* Real policies list a handful of patterns. 64 bounds the memory, the
+ * per-delivery matching loop and the Exim host list built from them
+ * (64 * ~270 bytes) while leaving ample room. */
+#define MTASTS_POLICY_MX_MAX 64
+
+typedef struct mtasts_policy {
+    mtasts_mode mode;
+    uint32_t max_age;   /* seconds, <= MTASTS_MAX_AGE_CAP */
+    size_t n_mx;        /* number of patterns (0 allowed for mode none) */
+    char **mx;          /* n_mx patterns; one block, see above; or NULL */
+} mtasts_policy;
+
+mtasts_status mtasts_policy_parse(const char *buf, size_t len,
+                                  mtasts_policy *out, mtasts_err *err);
+mtasts_status mtasts_policy_copy(mtasts_policy *dst, const mtasts_policy *src,
+                                 mtasts_err *err);
+void mtasts_policy_free(mtasts_policy *p);
+
+#endif
