@@ -17,7 +17,8 @@ EXIM_VERSIONS := 4.96 4.98 4.100
 EXIM_SRC ?= $(MTASTS_CACHE)/exim-4.96/src
 VERSION  := 0.1.0
 
-WARN     := -Wall -Wextra -Werror
+# Bounded messages are cut with snprintf on purpose: truncation is safe there.
+WARN     := -Wall -Wextra -Werror -Wno-format-truncation
 CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 OPT      ?= -O2 -g
 SAN      ?=
@@ -106,10 +107,12 @@ $(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
 
 # libFuzzer targets (clang), linked with the core sources compiled for fuzzing.
+# The fuzzed parsers are pure: only they and what they use are linked.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) -Ilookup/core
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lookup/core/*.h)
+FUZZ_CORE   := $(addprefix lookup/core/,common.c policy.c txt_record.c mx_match.c record.c)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE)
 fuzz-build: $(FUZZ_BIN)
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build

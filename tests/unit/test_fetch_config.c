@@ -1,0 +1,199 @@
+/*
+ * test_fetch_config.c - the pure parts of discovery: domain checking,
+ * policy URL, Content-Type rule, TLS reasons, resolver configuration.
+ * No network: every case is rejected or prepared before any I/O.
+ */
+#include "dns.h"
+#include "fetch.h"
+#include "unit.h"
+
+static const struct {
+    const char *domain;
+    mtasts_status want;
+    const char *why; /* substring of the error, NULL for OK */
+} domains[] = {
+    { "example.com", MTASTS_OK, NULL },
+    { "EXAMPLE.Com", MTASTS_OK, NULL },
+    { "a-b.c0.test", MTASTS_OK, NULL },
+    { "xn--bcher-kva.example", MTASTS_OK, NULL },
+    { "localhost", MTASTS_OK, NULL },
+    { "1example.com", MTASTS_OK, NULL },
+    { "example.123a", MTASTS_OK, NULL },
+    { "", MTASTS_INVALID, "empty" },
+    { ".example.com", MTASTS_INVALID, "leading dot" },
+    { "example.com.", MTASTS_INVALID, "trailing dot" },
+    { "example..com", MTASTS_INVALID, "empty label" },
+    { ".", MTASTS_INVALID, "leading dot" },
+    { "192.0.2.1", MTASTS_INVALID, "IP literal" },
+    { "[192.0.2.1]", MTASTS_INVALID, "IP literal" },
+    { "2001:db8::1", MTASTS_INVALID, "IP literal" },
+    { "[IPv6:2001:db8::1]", MTASTS_INVALID, "IP literal" },
+    { "1.2.3.04", MTASTS_INVALID, "all-numeric" },
+    { "example.com:443", MTASTS_INVALID, ":port" },
+    { "exa mple.com", MTASTS_INVALID, "not a letter" },
+    { "exa_mple.com", MTASTS_INVALID, "not a letter" },
+    { "example.com/x", MTASTS_INVALID, "not a letter" },
+    { "user@example.com", MTASTS_INVALID, "not a letter" },
+    { "b\xc3\xbc" "cher.example", MTASTS_INVALID, "not a letter" },
+    { "ex\\.ample.com", MTASTS_INVALID, "not a letter" },
+    { "-example.com", MTASTS_INVALID, "begins or ends" },
+    { "example-.com", MTASTS_INVALID, "begins or ends" },
+    { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
+      MTASTS_INVALID, "longer than 63" },
+};
+
+static const struct {
+    const char *ct;
+    bool want;
+} types[] = {
+    { "text/plain", true },
+    { "TEXT/PLAIN", true },
+    { "Text/Plain; charset=utf-8", true },
+    { "text/plain;charset=us-ascii", true },
+    { "text/plain ; format=flowed", true },
+    { " text/plain", true },
+    { "text/html", false },
+    { "text/plainx", false },
+    { "text/plain-ish", false },
+    { "text/", false },
+    { "application/octet-stream", false },
+    { "", false },
+    { NULL, false },
+};
+
+static const struct {
+    const char *curl_msg, *want;
+} tls[] = {
+    { "SSL certificate problem: certificate has expired",
+      "TLS: certificate has expired" },
+    { "SSL certificate problem: self-signed certificate",
+      "TLS: self-signed certificate" },
+    { "SSL certificate problem: unable to get local issuer certificate",
+      "TLS: unable to get local issuer certificate" },
+    { "SSL: no alternative certificate subject name matches target host "
+      "name 'mta-sts.x.test'", "TLS: certificate does not match the host name" },
+    { "SSL: certificate subject name 'a' does not match target host name 'b'",
+      "TLS: certificate does not match the host name" },
+    { "", "TLS: certificate verification failed" },
+};
+
+int main(void)
+{
+    size_t i;
+    char buf[MTASTS_FETCH_URL_MAX], name[300];
+    mtasts_err err;
+    mtasts_dns *dns = NULL;
+    mtasts_status st;
+
+    for (i = 0; i < sizeof domains / sizeof domains[0]; i++) {
+        mtasts_err_clear(&err);
+        st = mtasts_domain_check(domains[i].domain, &err);
+        CHECK(st == domains[i].want, "domain \"%s\": got %s, want %s (%s)",
+              domains[i].domain, mtasts_status_name(st),
+              mtasts_status_name(domains[i].want), err.msg);
+        if (domains[i].why)
+            CHECK(strstr(err.msg, domains[i].why) != NULL,
+                  "domain \"%s\": reason \"%s\", want \"%s\"",
+                  domains[i].domain, err.msg, domains[i].why);
+        else
+            CHECK_STR(err.msg, "", "no error for a valid domain");
+    }
+    /* Lengths: 253 is the maximum; the policy host adds "mta-sts.". */
+    memset(name, 'a', sizeof name);
+    for (i = 63; i < 253; i += 64)
+        name[i] = '.';
+    name[253] = '\0';
+    CHECK_INT(mtasts_domain_check(name, NULL), MTASTS_OK, "253 characters");
+    name[253] = 'a';
+    name[254] = '\0';
+    CHECK_INT(mtasts_domain_check(name, NULL), MTASTS_INVALID, "254 characters");
+    name[245] = '\0';
+    CHECK_INT(mtasts_fetch_url(name, buf, sizeof buf, NULL), MTASTS_OK,
+              "URL for a 245-character domain");
+    name[245] = 'a';
+    name[246] = '\0';
+    mtasts_err_clear(&err);
+    CHECK_INT(mtasts_fetch_url(name, buf, sizeof buf, &err), MTASTS_INVALID,
+              "URL for a 246-character domain");
+    CHECK(strstr(err.msg, "longer than 253") != NULL, "reason: %s", err.msg);
+
+    CHECK_INT(mtasts_fetch_url("example.com", buf, sizeof buf, NULL),
+              MTASTS_OK, "URL");
+    CHECK_STR(buf, "https://mta-sts.example.com/.well-known/mta-sts.txt", "URL");
+    CHECK_INT(mtasts_fetch_url("example.com", buf, 20, NULL), MTASTS_SYSERR,
+              "URL buffer too small");
+    CHECK_STR(buf, "", "URL buffer too small: empty");
+    CHECK_INT(mtasts_fetch_url("example.com:8443", buf, sizeof buf, NULL),
+              MTASTS_INVALID, "URL with a port");
+
+    for (i = 0; i < sizeof types / sizeof types[0]; i++)
+        CHECK(mtasts_fetch_content_type_ok(types[i].ct) == types[i].want,
+              "content-type \"%s\": got %d, want %d",
+              types[i].ct ? types[i].ct : "(null)", !types[i].want,
+              types[i].want);
+
+    for (i = 0; i < sizeof tls / sizeof tls[0]; i++) {
+        mtasts_fetch_tls_reason(tls[i].curl_msg, name, sizeof name);
+        CHECK_STR(name, tls[i].want, tls[i].curl_msg);
+    }
+
+    /* Invalid input is refused before any I/O. */
+    {
+        char *body = (char *)"x";
+        size_t len = 7;
+        mtasts_fetch_info info;
+
+        mtasts_err_clear(&err);
+        st = mtasts_fetch_policy(NULL, "192.0.2.1", &body, &len, &info, &err);
+        CHECK_INT(st, MTASTS_INVALID, "fetch of an IP literal");
+        CHECK(body == NULL && len == 0, "no body on failure");
+        CHECK(strstr(err.msg, "IP literal") != NULL, "reason: %s", err.msg);
+        mtasts_fetch_free(&body);
+        mtasts_fetch_free(NULL);
+    }
+
+    /* Resolver configuration. */
+    {
+        mtasts_dns_config cfg = { NULL, "127.0.0.1, ::1,192.0.2.53", 100, 1 };
+        char id[MTASTS_ID_MAX + 1] = "junk";
+        mtasts_dane_info dane;
+
+        mtasts_err_clear(&err);
+        CHECK_INT(mtasts_dns_open(&cfg, &dns, &err), MTASTS_OK, "nameservers");
+        CHECK(dns != NULL, "handle: %s", err.msg);
+        mtasts_err_clear(&err);
+        st = mtasts_dns_sts_id(dns, "a..b", id, &err);
+        CHECK_INT(st, MTASTS_INVALID, "sts_id of a bad domain");
+        CHECK_STR(id, "", "id cleared");
+        CHECK(strstr(err.msg, "empty label") != NULL, "reason: %s", err.msg);
+        mtasts_err_clear(&err);
+        CHECK_INT(mtasts_dns_dane(dns, "[1.2.3.4]", &dane, &err),
+                  MTASTS_INVALID, "dane of an IP literal");
+        mtasts_dns_close(&dns);
+        CHECK(dns == NULL, "close NULLs the handle");
+        mtasts_dns_close(&dns);
+        mtasts_dns_close(NULL);
+
+        cfg.nameservers = "127.0.0.1,not-an-ip";
+        mtasts_err_clear(&err);
+        CHECK_INT(mtasts_dns_open(&cfg, &dns, &err), MTASTS_INVALID,
+                  "bad nameserver");
+        CHECK(dns == NULL && strstr(err.msg, "not-an-ip"), "reason: %s",
+              err.msg);
+
+        cfg.nameservers = NULL;
+        cfg.resolv_conf = "/nonexistent/resolv.conf";
+        mtasts_err_clear(&err);
+        CHECK_INT(mtasts_dns_open(&cfg, &dns, &err), MTASTS_SYSERR,
+                  "missing resolv.conf");
+        CHECK(strstr(err.msg, "/nonexistent/resolv.conf") != NULL,
+              "reason: %s", err.msg);
+    }
+
+    CHECK_STR(mtasts_dane_summary_name(MTASTS_DANE_ALL), "all", "summary name");
+    CHECK(strncmp(mtasts_fetch_version(), "libcurl/", 8) == 0, "version: %s",
+          mtasts_fetch_version());
+    CHECK(strncmp(mtasts_dns_version(), "ldns ", 5) == 0, "version: %s",
+          mtasts_dns_version());
+    return UNIT_DONE("fetch_config");
+}
