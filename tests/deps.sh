@@ -7,10 +7,11 @@ BUILD_PKGS=(build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-d
             liblmdb-dev lmdb-utils libpcre2-dev libdb5.3-dev)
 # Test world and tools: a real Exim (stock Debian, for ${dlfunc}), DNS servers,
 # DNS tools, openssl CLI for the test CA, Python for the HTTPS test servers,
-# clang/libFuzzer, valgrind, iproute2 for the namespace.
+# clang/libFuzzer, valgrind, iproute2 for the namespace; libnet-ssleay-perl lets
+# swaks speak STARTTLS.
 TEST_PKGS=(exim4-daemon-heavy exim4-dev nsd unbound ldnsutils bind9-dnsutils openssl
            ca-certificates curl python3 clang libclang-rt-14-dev valgrind iproute2
-           util-linux procps psmisc xz-utils dpkg-dev swaks)
+           util-linux procps psmisc xz-utils dpkg-dev swaks libnet-ssleay-perl)
 
 need_root() {
     if [ "$(id -u)" != 0 ]; then
