@@ -104,6 +104,8 @@ mtasts_status mtasts_record_encode(const mtasts_record *r, char *buf, size_t siz
                  r->failures, r->backoff_until);
     if (ok && r->backoff_id[0])
         ok = appendf(buf, size, &n, "backoff_id: %s\n", r->backoff_id);
+    if (ok && r->dane[0])
+        ok = appendf(buf, size, &n, "dane: %s\n", r->dane);
     if (ok && r->last_error[0])
         ok = appendf(buf, size, &n, "last_error: %s\n", r->last_error);
     if (ok && r->id[0]) {
@@ -205,6 +207,8 @@ mtasts_status mtasts_record_decode(const char *buf, size_t len, mtasts_record *r
             ok = copy_field(r->backoff_id, sizeof r->backoff_id, v, vlen);
         } else if (KEY("last_error")) {
             ok = copy_field(r->last_error, sizeof r->last_error, v, vlen);
+        } else if (KEY("dane")) {
+            ok = copy_field(r->dane, sizeof r->dane, v, vlen);
         } else if (KEY("policy_id")) {
             ok = copy_field(r->id, sizeof r->id, v, vlen);
         }

@@ -59,6 +59,9 @@ typedef struct mtasts_record {
     int64_t backoff_until;     /* no fetch for backoff_id before this */
     char backoff_id[MTASTS_ID_MAX + 1];
     char last_error[MTASTS_REASON_MAX + 1];
+    /* DANE (RFC 7672) for the domain's MX hosts at the last TXT check:
+     * "all", "some", "none", or "" when not looked up. */
+    char dane[8];
 } mtasts_record;
 
 const char *mtasts_source_name(mtasts_source s);

@@ -3,6 +3,12 @@
  * directory, such as Debian's exim4-daemon-heavy:
  *
  *   ${dlfunc{/usr/lib/exim4/mtasts_dlfunc.so}{mtasts_policy}{$domain}}
+ *   ${dlfunc{/usr/lib/exim4/mtasts_dlfunc.so}{mtasts_policy}{$domain}{store=/x}}
+ *
+ * It gives the same answer text as ${lookup mtasts{...}} from the same core,
+ * and the empty string when no policy applies (a dlfunc has no "fail" branch
+ * to choose, and a forced failure would fail the whole expansion). Bad
+ * options DEFER. Debug output appears under -d+local_scan.
  *
  * Stock Debian's exim4 exports only the local_scan API (it is built with
  * -fvisibility=hidden), so this file is compiled against exim4-dev's
@@ -10,14 +16,49 @@
  */
 #include <local_scan.h>
 
+#include "answer.h"
 #include "common.h"
+
+static void exim_log(void *ctx, mtasts_log_level level, const char *msg)
+{
+    (void)ctx;
+    switch (level) {
+    case MTASTS_LOG_DEBUG:
+        if (debug_selector & D_local_scan)
+            debug_printf("%s\n", msg);
+        break;
+    case MTASTS_LOG_MAIN:
+        log_write(0, LOG_MAIN, "%s", msg);
+        break;
+    case MTASTS_LOG_PANIC:
+        log_write(0, LOG_MAIN | LOG_PANIC, "%s", msg);
+        break;
+    }
+}
 
 MTASTS_API int mtasts_policy(uschar **yield, int argc, uschar *argv[])
 {
-    if (argc != 1) {
-        *yield = string_copy(US"mtasts_policy: expects one argument, the domain");
+    static char out[MTASTS_ANSWER_MAX];
+    mtasts_hooks hooks = { exim_log, NULL };
+    mtasts_err err = {{0}};
+    unsigned ttl;
+    mtasts_status st;
+
+    if (argc < 1 || argc > 2) {
+        *yield = string_copy(US"mtasts_policy: arguments are DOMAIN [OPTIONS]");
         return ERROR;
     }
-    *yield = string_sprintf("mtasts %s (dlfunc, domain %s)", MTASTS_VERSION, argv[0]);
-    return OK;
+    st = mtasts_answer((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL,
+                       &hooks, out, sizeof out, &ttl, &err);
+    if (st == MTASTS_OK) {
+        *yield = string_copy(US out);
+        return OK;
+    }
+    if (st == MTASTS_NOT_FOUND) {
+        exim_log(NULL, MTASTS_LOG_DEBUG, err.msg);
+        *yield = string_copy(US"");
+        return OK;
+    }
+    *yield = string_sprintf("mtasts: %s", err.msg);
+    return DEFER;
 }

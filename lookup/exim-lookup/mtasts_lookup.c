@@ -15,7 +15,10 @@
 #include "exim.h"
 #include "version.h"
 
+#include "answer.h"
 #include "common.h"
+
+#include <lmdb.h>
 
 #define MTASTS_LOOKUP_NAME "mtasts"
 
@@ -68,24 +71,69 @@ static void *mtasts_open(const uschar *filename, uschar **errmsg)
     (void)filename;
     if (!runtime_guard(errmsg))
         return NULL;
-    return (void *)1; /* query-style: no per-file state */
+    return (void *)1; /* query-style: per-process state lives in the core */
 }
+
+/* exim_log - the core's messages go through Exim's own channels only */
+static void exim_log(void *ctx, mtasts_log_level level, const char *msg)
+{
+    (void)ctx;
+    switch (level) {
+    case MTASTS_LOG_DEBUG:
+        MTASTS_DEBUG debug_printf_indent("%s\n", msg);
+        break;
+    case MTASTS_LOG_MAIN:
+        MTASTS_LOG(LOG_MAIN, "%s", msg);
+        break;
+    case MTASTS_LOG_PANIC:
+        MTASTS_LOG(LOG_MAIN | LOG_PANIC, "%s", msg);
+        break;
+    }
+}
+
+/* A failed lookup ("no policy") may be cached this long by Exim; the store
+ * keeps its own negative cache, so this only saves repeated reads. */
+#define NEGATIVE_CACHE_SECONDS 300
 
 static int mtasts_find(void *handle, const uschar *filename, const uschar *query,
                        int length, uschar **result, uschar **errmsg,
                        uint *do_cache, const uschar *opts)
 {
-    (void)handle; (void)filename; (void)length; (void)opts; (void)errmsg;
-    MTASTS_DEBUG debug_printf_indent("mtasts: query \"%s\"\n", query);
-    *do_cache = 0;
-    *result = string_sprintf("mtasts %s (exim %s)", MTASTS_VERSION, EXIM_VERSION_STR);
-    return OK;
+    /* Static: Exim processes are single-threaded, and the buffer is large. */
+    static char out[MTASTS_ANSWER_MAX];
+    mtasts_hooks hooks = { exim_log, NULL };
+    mtasts_err err = {{0}};
+    unsigned ttl = 0;
+    mtasts_status st;
+
+    (void)handle; (void)filename; (void)length;
+    MTASTS_DEBUG debug_printf_indent("mtasts: query \"%s\"%s%s\n", query,
+                                     opts ? " options " : "", opts ? (const char *)opts : "");
+    st = mtasts_answer((const char *)query, (const char *)opts, &hooks, out, sizeof out,
+                       &ttl, &err);
+    switch (st) {
+    case MTASTS_OK:
+        /* Copied from untainted memory, so the result is untainted: it is
+         * validated by the core and used in host lists. */
+        *result = string_copy(US out);
+        *do_cache = ttl;
+        return OK;
+    case MTASTS_NOT_FOUND:
+        *errmsg = string_sprintf("mtasts: %s", err.msg);
+        *do_cache = NEGATIVE_CACHE_SECONDS;
+        return FAIL;
+    default:
+        /* Only configuration trouble (bad options) defers. */
+        *errmsg = string_sprintf("mtasts: %s", err.msg);
+        MTASTS_LOG(LOG_MAIN | LOG_PANIC, "mtasts: lookup deferred: %s", err.msg);
+        return DEFER;
+    }
 }
 
 static gstring *mtasts_version_report(gstring *g)
 {
-    return string_fmt_append(g, "Library version: mtasts: %s (built for Exim %s)\n",
-                             MTASTS_VERSION, EXIM_VERSION_STR);
+    return string_fmt_append(g, "Library version: mtasts: %s (built for Exim %s), %s\n",
+                             MTASTS_VERSION, EXIM_VERSION_STR, mdb_version(NULL, NULL, NULL));
 }
 
 static lookup_info mtasts_lookup_info = {

@@ -1,0 +1,35 @@
+/*
+ * cli.h - the mtasts command: shared pieces of its subcommands.
+ * Only the CLI prints and exits; the core never does.
+ */
+#ifndef MTASTS_CLI_H
+#define MTASTS_CLI_H
+
+#include "common.h"
+#include "options.h"
+#include "record.h"
+#include "resolve.h"
+
+/* Documented exit codes. */
+enum {
+    EXIT_POLICY = 0,      /* success; for resolve/query: a policy applies */
+    EXIT_NO_POLICY = 1,   /* no policy / invalid input (linters) / no match */
+    EXIT_USAGE = 2,       /* bad command line */
+    EXIT_TROUBLE = 3,     /* configuration, store or system error */
+};
+
+/* Settings: defaults, config file (--config or the default if present),
+ * then --options. Prints the error and returns false on failure. */
+bool cli_settings(const char *config, const char *opts, mtasts_options *o);
+
+/* The network side of resolution for one domain, as the helper and the
+ * query command do it. Fills r (from the store when there is one) and res;
+ * returns OK when a policy applies, NOT_FOUND when none does. verbose
+ * prints each step with its timing to stderr. */
+mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
+                                 bool force, unsigned refetch_within, bool verbose,
+                                 mtasts_record *r, mtasts_resolve_result *res);
+
+int cmd_resolve(int argc, char **argv);
+
+#endif

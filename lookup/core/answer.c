@@ -1,0 +1,298 @@
+/*
+ * answer.c - the lookup both Exim adapters perform: store first, then the
+ * network helper, never a downgrade of a cached policy. See answer.h.
+ */
+#include "answer.h"
+#include "record.h"
+#include "domain.h"
+#include "mx_match.h"
+#include "options.h"
+#include "resolve.h"
+#include "spawn.h"
+#include "store.h"
+
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A record's last_used is rewritten at most this often (a write per
+ * lookup would cost more than the lookup). */
+#define LAST_USED_GRANULARITY 3600
+/* Poll interval while another process fetches (ms). */
+#define HERD_POLL_MS 25
+
+/* Per-process state: the configuration file's settings and the store. */
+static struct {
+    bool loaded;
+    mtasts_options base;
+    char base_error[256];
+    mtasts_store *store;
+    char store_path[MTASTS_PATH_MAX];
+    bool store_failed_logged;
+} proc;
+
+static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (!h || !h->log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    h->log(h->ctx, lvl, msg);
+}
+
+static void store_notify(void *ctx, const char *msg)
+{
+    say(ctx, MTASTS_LOG_DEBUG, "mtasts: store: %s", msg);
+}
+
+/* settings - defaults + configuration file (once per process) + opts */
+static mtasts_status settings(const char *opts, mtasts_options *o, mtasts_err *err)
+{
+    if (!proc.loaded) {
+        mtasts_err e = {{0}};
+
+        mtasts_options_init(&proc.base);
+        if (mtasts_options_load(&proc.base, MTASTS_CONFIG_DEFAULT, &e) > MTASTS_NOT_FOUND)
+            mtasts_strlcpy(proc.base_error, e.msg, sizeof proc.base_error);
+        proc.loaded = true;
+    }
+    if (proc.base_error[0]) {
+        mtasts_errf(err, "%s", proc.base_error);
+        return MTASTS_INVALID;
+    }
+    *o = proc.base;
+    return mtasts_options_parse(o, opts, err);
+}
+
+/* store_for - the process's store handle for o->store, or NULL */
+static mtasts_store *store_for(const mtasts_options *o, const mtasts_hooks *h)
+{
+    mtasts_store_config cfg = { .path = o->store, .create = true,
+                                .map_max = (size_t)o->map_max << 10,
+                                .notify = store_notify, .notify_ctx = (void *)h };
+    mtasts_err err = {{0}};
+
+    if (proc.store && strcmp(proc.store_path, o->store) == 0)
+        return proc.store;
+    mtasts_store_close(&proc.store);
+    if (mtasts_store_open(&cfg, &proc.store, &err) != MTASTS_OK) {
+        /* Answer from the network instead; say so once per process. */
+        if (!proc.store_failed_logged)
+            say(h, MTASTS_LOG_MAIN, "mtasts: store %s unusable, answering without it: %s",
+                o->store, err.msg);
+        proc.store_failed_logged = true;
+        return NULL;
+    }
+    mtasts_strlcpy(proc.store_path, o->store, sizeof proc.store_path);
+    if (mtasts_store_readonly(proc.store) && !proc.store_failed_logged) {
+        say(h, MTASTS_LOG_MAIN, "mtasts: store %s is read-only for uid %ld: "
+            "policies are used but not cached", o->store, (long)getuid());
+        proc.store_failed_logged = true;
+    }
+    return proc.store;
+}
+
+mtasts_status mtasts_answer_format(const mtasts_record *r, char *out, size_t outsize,
+                                   mtasts_err *err)
+{
+    char mx[MTASTS_RECORD_MAX], rx[MTASTS_RECORD_MAX * 2];
+    size_t n = 0;
+    int w;
+
+    mx[0] = '\0';
+    for (size_t i = 0; i < r->policy.n_mx && n < sizeof mx; i++)
+        n += (size_t)snprintf(mx + n, sizeof mx - n, "%s%s", i ? " : " : "", r->policy.mx[i]);
+    if (n >= sizeof mx || mtasts_mx_exim_regexes(&r->policy, rx, sizeof rx) != MTASTS_OK) {
+        mtasts_errf(err, "policy too large to format");
+        return MTASTS_SYSERR;
+    }
+    w = snprintf(out, outsize,
+                 "mode=%s max_age=%" PRIu32 " id=%s source=%s expires=%" PRId64
+                 " dane=%s mx=\"%s\" mx_regex=\"%s\"",
+                 mtasts_mode_name(r->policy.mode), r->policy.max_age, r->id,
+                 mtasts_source_name(r->source), r->expires_at,
+                 r->dane[0] ? r->dane : "unknown", mx, rx);
+    if (w < 0 || (size_t)w >= outsize) {
+        mtasts_errf(err, "result longer than %zu bytes", outsize);
+        return MTASTS_SYSERR;
+    }
+    return MTASTS_OK;
+}
+
+/* from_record - the answer a record gives at now */
+static mtasts_status from_record(const mtasts_record *r, int64_t now, const char *why,
+                                 char *out, size_t outsize, unsigned *ttl, mtasts_err *err)
+{
+    int64_t left;
+
+    if (!mtasts_record_usable(r, now)) {
+        mtasts_errf(err, "no policy: %s", why && *why ? why
+                    : r->last_error[0] ? r->last_error : "none advertised");
+        return MTASTS_NOT_FOUND;
+    }
+    /* Exim may cache the answer until the record must be looked at again. */
+    left = (r->next_check_at > now ? r->next_check_at : now) - now;
+    if (r->expires_at - now < left)
+        left = r->expires_at - now;
+    *ttl = left > 0 ? (unsigned)left : 0;
+    return mtasts_answer_format(r, out, outsize, err);
+}
+
+/* run_helper - "<helper> resolve --options ... DOMAIN"; fills r */
+static mtasts_status run_helper(const mtasts_options *o, const char *domain,
+                                mtasts_record *r, char *reason, size_t reasonsize,
+                                const mtasts_hooks *h)
+{
+    char optbuf[2048], out[MTASTS_RECORD_MAX + 1024];
+    char *argv[] = { (char *)o->helper, "resolve", "--exim", "--options", optbuf,
+                     (char *)domain, NULL };
+    mtasts_err err = {{0}};
+    size_t len;
+    int code;
+    mtasts_status st;
+    const char *body, *rl;
+
+    mtasts_options_format(o, optbuf, sizeof optbuf);
+    say(h, MTASTS_LOG_DEBUG, "mtasts: running %s resolve %s", o->helper, domain);
+    st = mtasts_spawn_capture(argv, o->timeout * 1000u, out, sizeof out, &len, &code, &err);
+    if (st != MTASTS_OK) {
+        snprintf(reason, reasonsize, "helper: %s", err.msg);
+        return st;
+    }
+    /* Output: "status: ...\nreason: ...\n\n" then the record. */
+    body = strstr(out, "\n\n");
+    if (strncmp(out, "status: ", 8) != 0 || !body) {
+        snprintf(reason, reasonsize, "helper %s exited %d without an answer", o->helper, code);
+        return MTASTS_TEMPFAIL;
+    }
+    rl = strstr(out, "\nreason: ");
+    if (rl && rl < body) {
+        rl += 9;
+        snprintf(reason, reasonsize, "%.*s", (int)(strchr(rl, '\n') - rl), rl);
+    }
+    mtasts_record_free(r);
+    if (mtasts_record_decode(body + 2, len - (size_t)(body + 2 - out), r, &err) != MTASTS_OK) {
+        snprintf(reason, reasonsize, "helper answer unreadable: %s", err.msg);
+        return MTASTS_TEMPFAIL;
+    }
+    return MTASTS_OK;
+}
+
+bool mtasts_wait_for_fetch(mtasts_store *s, const char *domain, unsigned wait_s,
+                           mtasts_record *r)
+{
+    int64_t since = (int64_t)time(NULL), deadline = since + wait_s;
+    bool done = false;
+
+    while (!done && (int64_t)time(NULL) < deadline) {
+        mtasts_record fresh;
+        mtasts_err err = {{0}};
+        pid_t holder;
+
+        poll(NULL, 0, HERD_POLL_MS);
+        /* Done when the holder let go (result stored, or it died) or when
+         * a TXT check newer than our wait landed in the record. */
+        done = mtasts_store_lease_check(s, domain, (int64_t)time(NULL), &holder, &err)
+               != MTASTS_OK;
+        if (mtasts_store_get(s, domain, &fresh, &err) != MTASTS_OK)
+            continue;
+        if (done || fresh.txt_checked_at >= since) {
+            mtasts_record_free(r);
+            *r = fresh;
+            return fresh.txt_checked_at >= since;
+        }
+        mtasts_record_free(&fresh);
+    }
+    return false;
+}
+
+mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_hooks *hooks,
+                            char *out, size_t outsize, unsigned *ttl, mtasts_err *err)
+{
+    char domain[MTASTS_DOMAIN_MAX + 2], reason[MTASTS_REASON_MAX + 64] = "";
+    mtasts_options o;
+    mtasts_resolve_config rcfg = { 0 };
+    mtasts_record r;
+    mtasts_store *s;
+    mtasts_err e = {{0}};
+    mtasts_status st;
+    int64_t now = (int64_t)time(NULL);
+    pid_t holder;
+
+    *ttl = 0;
+    if (settings(opts, &o, err) != MTASTS_OK)
+        return MTASTS_INVALID;
+    rcfg.txt_recheck_interval = o.recheck;
+
+    /* $domain may carry a trailing dot or capitals; IP literals and other
+     * non-domains have no policy (RFC 8461 applies to domain names). */
+    if (mtasts_strlcpy(domain, query ? query : "", sizeof domain) >= sizeof domain) {
+        mtasts_errf(err, "no policy: not a domain name (too long)");
+        return MTASTS_NOT_FOUND;
+    }
+    mtasts_host_normalize(domain);
+    if (mtasts_domain_check(domain, &e) != MTASTS_OK) {
+        mtasts_errf(err, "no policy: %s", e.msg);
+        return MTASTS_NOT_FOUND;
+    }
+
+    mtasts_record_init(&r);
+    s = store_for(&o, hooks);
+    if (s) {
+        st = mtasts_store_get(s, domain, &r, &e);
+        if (st == MTASTS_INVALID)
+            say(hooks, MTASTS_LOG_MAIN, "mtasts: %s: unreadable store record ignored: %s",
+                domain, e.msg);
+        if (st != MTASTS_OK)
+            mtasts_record_init(&r);
+    }
+
+    if (mtasts_resolve_cache_answers(&r, now, &rcfg)) {
+        say(hooks, MTASTS_LOG_DEBUG, "mtasts: %s: answered from the store", domain);
+        if (s && now - r.last_used >= LAST_USED_GRANULARITY && !mtasts_store_readonly(s)) {
+            r.last_used = now;
+            mtasts_store_put(s, domain, &r, &e);
+        }
+        st = from_record(&r, now, NULL, out, outsize, ttl, err);
+        mtasts_record_free(&r);
+        return st;
+    }
+
+    if (s && mtasts_store_lease_check(s, domain, now, &holder, &e) == MTASTS_OK) {
+        say(hooks, MTASTS_LOG_DEBUG, "mtasts: %s: pid %ld is fetching, waiting up to %us",
+            domain, (long)holder, o.wait);
+        mtasts_wait_for_fetch(s, domain, o.wait, &r);
+        snprintf(reason, sizeof reason, "policy being fetched by pid %ld", (long)holder);
+    } else {
+        mtasts_record fresh;
+
+        mtasts_record_init(&fresh);
+        if (run_helper(&o, domain, &fresh, reason, sizeof reason, hooks) == MTASTS_OK) {
+            /* The helper applied RFC 8461 5.1 to the stored record, so its
+             * record is the answer (a kept policy included). */
+            mtasts_record_free(&r);
+            r = fresh;
+        } else {
+            mtasts_record_free(&fresh);
+            say(hooks, MTASTS_LOG_MAIN, "mtasts: %s: %s%s", domain, reason,
+                mtasts_record_usable(&r, now) ? " (cached policy kept)" : "");
+        }
+    }
+    now = (int64_t)time(NULL);
+    st = from_record(&r, now, reason, out, outsize, ttl, err);
+    say(hooks, MTASTS_LOG_DEBUG, "mtasts: %s: %s", domain,
+        st == MTASTS_OK ? out : err->msg);
+    mtasts_record_free(&r);
+    return st;
+}

@@ -1,0 +1,77 @@
+/*
+ * options.h - settings shared by the Exim adapters, the helper and the CLI.
+ *
+ * .nf
+ * SYNOPSIS
+ *     void mtasts_options_init(mtasts_options *o);
+ *     mtasts_status mtasts_options_parse(mtasts_options *o, const char *text,
+ *                                        mtasts_err *err);
+ *     mtasts_status mtasts_options_load(mtasts_options *o, const char *path,
+ *                                       mtasts_err *err);
+ *     size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size);
+ * DESCRIPTION
+ *     Settings come, later ones overriding earlier ones, from the defaults,
+ *     the configuration file (MTASTS_CONFIG_DEFAULT when it exists, or the
+ *     file named by a "config=" option), and the options of a lookup
+ *     (${lookup mtasts,store=/x timeout=20 {$domain}}) or of the CLI.
+ *
+ *     mtasts_options_parse() reads "key=value" words separated by spaces,
+ *     tabs or commas. mtasts_options_load() reads a file of "key = value"
+ *     lines ('#' starts a comment); a missing file is MTASTS_NOT_FOUND.
+ *     An unknown key or a bad value is MTASTS_INVALID, naming it.
+ *     mtasts_options_format() writes every setting back as parse reads it
+ *     (how the adapters hand their settings to the helper).
+ *
+ *     key              default                      meaning
+ *     store            /var/spool/exim4/db/mtasts   LMDB store directory
+ *     helper           /usr/lib/exim-mtasts/mtasts  the helper (CLI) binary
+ *     timeout          75                           s, helper run at most
+ *     wait             10                           s, wait for another
+ *                                                   process's fetch
+ *     recheck          3600                         s, TXT id trusted for
+ *     resolv_conf      /etc/resolv.conf
+ *     nameservers      (from resolv_conf)           ip[,ip...]
+ *     dns_timeout      5000                         ms per try
+ *     dns_tries        2
+ *     ca_file, ca_path (system store)               PKIX trust for HTTPS
+ *     connect_timeout  10000                        ms
+ *     fetch_timeout    30000                        ms, whole fetch (<= 60000)
+ *     proxy            (none; environment ignored)
+ *     dane             yes                          look for DANE (TLSA)
+ *     map_max          1048576                      KiB, store size ceiling
+ * .fi
+ */
+#ifndef MTASTS_OPTIONS_H
+#define MTASTS_OPTIONS_H
+
+#include "common.h"
+
+#define MTASTS_CONFIG_DEFAULT "/etc/exim4/mtasts.conf"
+#define MTASTS_HELPER_DEFAULT "/usr/lib/exim-mtasts/mtasts"
+#define MTASTS_PATH_MAX 256
+
+typedef struct mtasts_options {
+    char store[MTASTS_PATH_MAX];
+    char helper[MTASTS_PATH_MAX];
+    unsigned timeout;          /* s */
+    unsigned wait;             /* s */
+    unsigned recheck;          /* s */
+    char resolv_conf[MTASTS_PATH_MAX];
+    char nameservers[MTASTS_PATH_MAX];
+    unsigned dns_timeout;      /* ms */
+    unsigned dns_tries;
+    char ca_file[MTASTS_PATH_MAX];
+    char ca_path[MTASTS_PATH_MAX];
+    unsigned connect_timeout;  /* ms */
+    unsigned fetch_timeout;    /* ms */
+    char proxy[MTASTS_PATH_MAX];
+    bool dane;
+    unsigned map_max;          /* KiB, 0: the store's default ceiling */
+} mtasts_options;
+
+void mtasts_options_init(mtasts_options *o);
+mtasts_status mtasts_options_parse(mtasts_options *o, const char *text, mtasts_err *err);
+mtasts_status mtasts_options_load(mtasts_options *o, const char *path, mtasts_err *err);
+size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size);
+
+#endif
