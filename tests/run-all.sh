@@ -39,7 +39,7 @@ run_suite build-asan      build_step $MAKE -s unit BUILD=build/asan SAN="-fsanit
 for t in build/tests/test_*; do
     [ -x "$t" ] || continue
     n=$(basename "$t")
-    case $n in test_discovery|test_store_*) continue ;; esac   # need the world
+    case $n in test_discovery) continue ;; esac   # needs the world: below
     run_suite "unit-$n" "$t"
     run_suite "asan-$n" "build/asan/tests/$n"
     run_suite "valgrind-$n" valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
@@ -47,9 +47,17 @@ for t in build/tests/test_*; do
 done
 run_suite fuzz-short      bash tests/fuzz/run.sh build/fuzz "${FUZZ_SHORT_SECONDS:-20}"
 run_suite world-selftest  bash tests/world/test-world.sh
-run_suite exim-modules    tests/world/run-in-world bash tests/exim/test-modules.sh
-[ -x build/tests/test_discovery ] && \
-    run_suite discovery   tests/world/run-in-world build/tests/test_discovery
+WORLD=tests/world/run-in-world
+run_suite exim-modules    $WORLD bash tests/exim/test-modules.sh
+run_suite discovery       $WORLD build/tests/test_discovery
+run_suite discovery-valgrind $WORLD valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+    --error-exitcode=99 build/tests/test_discovery
+run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
+# Suites of later issues join as they land.
+[ -f tests/cli/test-cli.sh ]       && run_suite cli        bash tests/cli/test-cli.sh
+[ -f tests/cli/test-cli-world.sh ] && run_suite cli-world  $WORLD bash tests/cli/test-cli-world.sh
+[ -f tests/install/test-install.sh ] && run_suite install  bash tests/install/test-install.sh
+[ -f tests/e2e/test-delivery.sh ]  && run_suite e2e        $WORLD bash tests/e2e/test-delivery.sh
 
 echo
 echo "$total_pass passed, $total_fail failed"

@@ -30,6 +30,10 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
                                  bool force, unsigned refetch_within, bool verbose,
                                  mtasts_record *r, mtasts_resolve_result *res);
 
+/* As root, become the owner of the store directory (the Exim user) before
+ * any network work; a no-op for other users or a root-owned store. */
+bool cli_drop_privileges(const mtasts_options *o);
+
 int cmd_resolve(int argc, char **argv);
 
 #endif

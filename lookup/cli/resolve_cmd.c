@@ -17,7 +17,10 @@
 #include "mx_match.h"
 #include "store.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +197,23 @@ out:
     return st;
 }
 
+bool cli_drop_privileges(const mtasts_options *o)
+{
+    struct stat st;
+
+    /* Exim's routers run as root and so would their helper: network-facing
+     * parsing then runs as the store's owner (the Exim user), as Postfix's
+     * tlsmgr drops privileges before any TLS code runs. */
+    if (geteuid() != 0 || stat(o->store, &st) != 0 || st.st_uid == 0)
+        return true;
+    if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0) {
+        fprintf(stderr, "mtasts: cannot drop privileges to uid %ld: %s\n",
+                (long)st.st_uid, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 int cmd_resolve(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -230,7 +250,7 @@ int cmd_resolve(int argc, char **argv)
                 "[--options 'k=v ...'] DOMAIN\n");
         return EXIT_USAGE;
     }
-    if (!cli_settings(config, opts, &o))
+    if (!cli_settings(config, opts, &o) || !cli_drop_privileges(&o))
         return EXIT_TROUBLE;
     mtasts_strlcpy(domain, argv[optind], sizeof domain);
     mtasts_host_normalize(domain);

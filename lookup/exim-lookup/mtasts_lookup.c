@@ -120,6 +120,7 @@ static int mtasts_find(void *handle, const uschar *filename, const uschar *query
         return OK;
     case MTASTS_NOT_FOUND:
         *errmsg = string_sprintf("mtasts: %s", err.msg);
+        MTASTS_DEBUG debug_printf_indent("%s\n", *errmsg);
         *do_cache = NEGATIVE_CACHE_SECONDS;
         return FAIL;
     default:

@@ -2,33 +2,41 @@
 # The module is loaded and called by each test Exim through its own loader
 # (4.96/4.98: every *.so at start; 4.100: <type>_lookup.so on demand), the
 # runtime guard refuses a module built for another Exim, and stock Debian
-# exim4 calls the dlfunc object.
+# exim4 calls the dlfunc object. Queries here need no network: an IP
+# literal has no policy by definition (what lookups answer is
+# tests/exim/test-lookup.sh's business).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d /var/tmp/mtasts-mod.XXXXXX); chmod 755 "$work"; trap 'rm -rf "$work"' EXIT
 conf=$(exim_conf "$work")
+mkdir "$work/store"; chown Debian-exim "$work/store"
+O="store=$work/store,helper=$ROOT/build/mtasts"
 
 for v in "${EXIM_VERSIONS[@]}"; do
     exim=$(exim_prefix "$v")/bin/exim
     ever=$("$exim" -C "$conf" -be '$version_number')
     install_module "$v"
-    out=$("$exim" -C "$conf" -be '${lookup mtasts{example.com}}' 2>"$work/err")
-    check_eq "exim $v: lookup answered by the module" "$out" "mtasts 0.1.0 (exim $ever)"
+    out=$("$exim" -C "$conf" -be "\${lookup mtasts,$O{[192.0.2.1]}{\$value}{NOPOLICY}}" 2>"$work/err")
+    check_eq "exim $v: lookup answered by the module" "$out" "NOPOLICY"
     check_eq "exim $v: nothing on stderr" "$(cat "$work/err")" ""
-    dbg=$("$exim" -C "$conf" -d+lookup -be '${lookup mtasts{example.com}}' 2>&1)
+    dbg=$("$exim" -C "$conf" -d+lookup -be "\${lookup mtasts,$O{[192.0.2.1]}}" 2>&1)
     case $v in
         4.96|4.98) check_grep "exim $v: loaded at start from the module dir" \
                        'Loaded "mtasts_lookup.so" \(1 lookup types\)' "$dbg" ;;
         *)         check_grep "exim $v: loaded on demand" 'Loaded module "mtasts"' "$dbg" ;;
     esac
-    check_grep "exim $v: find called with the query" 'mtasts: query "example.com"' "$dbg"
+    check_grep "exim $v: find called with the query" 'mtasts: query "\[192.0.2.1\]"' "$dbg"
+    check_grep "exim $v: the reason is in the debug output" 'IP literal' "$dbg"
+    # 4.100 loads on demand, after the startup report: no version line there.
+    [ "$v" = 4.100 ] || check_grep "exim $v: version_report names module and Exim" \
+        "Library version: mtasts: [0-9.]+ \\(built for Exim $ever\\)" "$dbg"
     out=$("$exim" -C "$conf" -be 'plain' 2>&1)
     check_eq "exim $v: a process not using the module prints nothing extra" "$out" "plain"
 done
 
 # The 4.96 module in 4.98 (same magic, other Exim): the guard refuses.
 install_module 4.98 "$ROOT/build/exim-4.96/mtasts_lookup.so"
-out=$("$(exim_prefix 4.98)/bin/exim" -C "$conf" -be '${lookup mtasts{example.com}}' 2>&1)
+out=$("$(exim_prefix 4.98)/bin/exim" -C "$conf" -be "\${lookup mtasts,$O{example.com}}" 2>&1)
 check_grep "guard: a 4.96 module in 4.98 refuses to answer" \
     'module built for Exim 4.96, running 4.98' "$out"
 # -be processes send their log lines to stderr rather than the log files.
@@ -37,7 +45,13 @@ check_grep "guard: said through log_write (panic)" 'built for Exim 4.96 but load
 install_module 4.98
 
 # Stock Debian exim4 through ${dlfunc}.
-out=$("$STOCK_EXIM" -C "$conf" -be '${dlfunc{'"$ROOT"'/build/mtasts_dlfunc.so}{mtasts_policy}{example.com}}' 2>&1)
-check_eq "stock exim4: dlfunc called" "$out" "mtasts 0.1.0 (dlfunc, domain example.com)"
+out=$("$STOCK_EXIM" -C "$conf" -be "x\${dlfunc{$ROOT/build/mtasts_dlfunc.so}{mtasts_policy}{[192.0.2.1]}{$O}}" 2>&1)
+check_eq "stock exim4: dlfunc called, no policy is empty" "$out" "x"
+out=$("$STOCK_EXIM" -C "$conf" -d+local_scan -be "\${dlfunc{$ROOT/build/mtasts_dlfunc.so}{mtasts_policy}{[192.0.2.1]}{$O}}" 2>&1)
+check_grep "stock exim4: debug under -d+local_scan" 'IP literal' "$out"
+out=$("$STOCK_EXIM" -C "$conf" -be "\${dlfunc{$ROOT/build/mtasts_dlfunc.so}{mtasts_policy}{x.test}{bogus=1}}" 2>&1)
+check_grep "stock exim4: bad options defer with the reason" 'unknown option "bogus"' "$out"
+out=$("$(exim_prefix 4.96)/bin/exim" -C "$conf" -be "\${lookup mtasts,bogus=1{x.test}}" 2>&1)
+check_grep "exim 4.96: bad options defer with the reason" 'lookup of "x.test" gave DEFER: mtasts: unknown option "bogus"' "$out"
 
 tally exim-modules
