@@ -41,7 +41,7 @@ NET_OBJ   := $(patsubst lookup/core/%.c,$(BUILD)/core/%.o,$(NET_SRC))
 CORE_LIB  := $(BUILD)/libmtasts-core.a
 NET_LIB   := $(BUILD)/libmtasts-net.a
 
-UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c) tests/unit/store_stress.c
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
@@ -126,3 +126,60 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# make install / make uninstall, for packagers and by hand:
+#   DESTDIR            staging root (default: none)
+#   PREFIX             default /usr; the helper goes to $(PREFIX)/lib/exim-mtasts/mtasts,
+#                      the path compiled in as MTASTS_HELPER_DEFAULT (options.h) for /usr
+#   LOOKUP_MODULE_DIR  Exim's lookup-module directory; empty (the default): only the
+#                      ${dlfunc} object is installed, as stock Debian exim4 needs
+# Units and the cron file go to /lib/systemd/system and /etc/cron.d (not under
+# PREFIX: that is where systemd and cron look); paths in them follow PREFIX.
+# uninstall (given the same variables) removes exactly what install installs,
+# then our own directories when empty.
+PREFIX            ?= /usr
+LOOKUP_MODULE_DIR ?=
+INST_HELPER_DIR    = $(PREFIX)/lib/exim-mtasts
+INST_SNIPPET_DIR   = $(PREFIX)/share/exim-mtasts/snippets
+INST_MAN           = $(wildcard docs/man/*.[58])
+INST_SNIPPETS      = $(shell find exim-config-snippets -type f 2>/dev/null | sort)
+INST_UNITS         = docs/systemd/mtasts-refresh.service docs/systemd/mtasts-refresh.timer
+INST_CRON          = docs/cron/exim-mtasts
+# The files install creates, relative to DESTDIR.
+INST_FILES = $(INST_HELPER_DIR)/mtasts $(PREFIX)/sbin/mtasts \
+             $(PREFIX)/lib/exim4/mtasts_dlfunc.so \
+             $(if $(LOOKUP_MODULE_DIR),$(LOOKUP_MODULE_DIR)/mtasts_lookup.so) \
+             $(foreach m,$(INST_MAN),$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+             $(patsubst exim-config-snippets/%,$(INST_SNIPPET_DIR)/%,$(INST_SNIPPETS)) \
+             $(addprefix /lib/systemd/system/,$(notdir $(INST_UNITS))) /etc/cron.d/exim-mtasts
+# Rewrite the /usr paths of units and cron file for another PREFIX.
+INST_SED = sed 's|/usr/lib/exim-mtasts/|$(INST_HELPER_DIR)/|g'
+
+.PHONY: install uninstall
+install: cli dlfunc $(if $(LOOKUP_MODULE_DIR),module)
+	install -d $(DESTDIR)$(INST_HELPER_DIR) $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/exim4
+	install -m 0755 $(BUILD)/mtasts $(DESTDIR)$(INST_HELPER_DIR)/mtasts
+	ln -sfn ../lib/exim-mtasts/mtasts $(DESTDIR)$(PREFIX)/sbin/mtasts
+	install -m 0644 $(BUILD)/mtasts_dlfunc.so $(DESTDIR)$(PREFIX)/lib/exim4/mtasts_dlfunc.so
+	$(if $(LOOKUP_MODULE_DIR),install -D -m 0644 $(MODULE_OUT) $(DESTDIR)$(LOOKUP_MODULE_DIR)/mtasts_lookup.so)
+	$(foreach m,$(INST_MAN),install -D -m 0644 $(m) \
+	  $(DESTDIR)$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)) &&) true
+	$(foreach f,$(INST_SNIPPETS),install -D -m 0644 $(f) \
+	  $(DESTDIR)$(patsubst exim-config-snippets/%,$(INST_SNIPPET_DIR)/%,$(f)) &&) true
+	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/cron.d
+	$(foreach u,$(INST_UNITS),$(INST_SED) $(u) > $(DESTDIR)/lib/systemd/system/$(notdir $(u)) && \
+	  chmod 0644 $(DESTDIR)/lib/systemd/system/$(notdir $(u)) &&) true
+	$(INST_SED) $(INST_CRON) > $(DESTDIR)/etc/cron.d/exim-mtasts
+	chmod 0644 $(DESTDIR)/etc/cron.d/exim-mtasts
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	if [ -d $(DESTDIR)$(PREFIX)/share/exim-mtasts ]; then \
+	  find $(DESTDIR)$(PREFIX)/share/exim-mtasts -depth -type d -empty -delete; fi
+	rmdir $(DESTDIR)$(INST_HELPER_DIR) 2>/dev/null || true
+
+# make bench: performance figures (not part of check; root, ~10 min), written
+# to docs/benchmarks.md. BENCH_QUICK=1 for a short trial run.
+.PHONY: bench
+bench:
+	@bash tests/bench/run.sh

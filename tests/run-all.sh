@@ -36,7 +36,7 @@ build_step() { "$@" && echo "build: 1 passed, 0 failed" || echo "build: 0 passed
 run_suite exim-builds     build_step bash tests/exim/build-all.sh
 run_suite build           build_step $MAKE -s all modules unit fuzz-build
 run_suite build-asan      build_step $MAKE -s unit BUILD=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
-for t in build/tests/test_*; do
+for t in build/tests/test_* build/tests/store_stress; do
     [ -x "$t" ] || continue
     n=$(basename "$t")
     case $n in test_discovery) continue ;; esac   # needs the world: below

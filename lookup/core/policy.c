@@ -430,3 +430,47 @@ mtasts_status mtasts_policy_copy(mtasts_policy *dst, const mtasts_policy *src,
     dst->n_mx = src->n_mx;
     return MTASTS_OK;
 }
+
+mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t max_age,
+                                  const char *const *mx, const size_t *lens, size_t n,
+                                  mtasts_err *err)
+{
+    size_t i, bytes = 0, stored;
+    char **block, *next;
+    const char *why;
+
+    *out = (mtasts_policy){0};
+    if ((unsigned)mode > MTASTS_MODE_ENFORCE || max_age > MTASTS_MAX_AGE_CAP
+        || n > MTASTS_POLICY_MX_MAX || (mode != MTASTS_MODE_NONE && n == 0)) {
+        mtasts_errf(err, "policy: mode, max_age or mx count out of range");
+        return MTASTS_INVALID;
+    }
+    for (i = 0; i < n; i++) {
+        /* The parser's rule for an mx value, so a built policy is one the
+         * parser would have produced. */
+        if ((why = mx_check(mx[i], lens[i], &stored)) != NULL) {
+            mtasts_errf(err, "policy: mx %zu: %s", i + 1, why);
+            return MTASTS_INVALID;
+        }
+        bytes += stored + 1;
+    }
+    *out = (mtasts_policy){.mode = mode, .max_age = max_age};
+    if (n == 0)
+        return MTASTS_OK;
+    block = malloc(n * sizeof *block + bytes);
+    if (!block) {
+        mtasts_errf(err, "policy: out of memory");
+        return MTASTS_SYSERR;
+    }
+    next = (char *)(block + n);
+    for (i = 0; i < n; i++) {
+        mx_check(mx[i], lens[i], &stored);
+        block[i] = next;
+        for (size_t j = 0; j < stored; j++)
+            *next++ = (char)to_lower((unsigned char)mx[i][j]);
+        *next++ = '\0';
+    }
+    out->mx = block;
+    out->n_mx = n;
+    return MTASTS_OK;
+}

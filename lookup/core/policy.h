@@ -11,6 +11,10 @@
  *                                      const mtasts_policy *src,
  *                                      mtasts_err *err);
  *     void mtasts_policy_free(mtasts_policy *p);
+ *     mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode,
+ *                                       uint32_t max_age, const char *const *mx,
+ *                                       const size_t *lens, size_t n,
+ *                                       mtasts_err *err);
  * DESCRIPTION
  *     Pure functions: no I/O, no global state, nothing printed.
  *
@@ -107,5 +111,11 @@ mtasts_status mtasts_policy_parse(const char *buf, size_t len,
 mtasts_status mtasts_policy_copy(mtasts_policy *dst, const mtasts_policy *src,
                                  mtasts_err *err);
 void mtasts_policy_free(mtasts_policy *p);
+/* Build a policy from its parts (the store's record decoder): each mx[i]
+ * (lens[i] bytes) must pass the parser's mx rule; stored as the parser
+ * stores it. MTASTS_OK, MTASTS_INVALID or MTASTS_SYSERR; *out as for parse. */
+mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t max_age,
+                                  const char *const *mx, const size_t *lens, size_t n,
+                                  mtasts_err *err);
 
 #endif

@@ -1,15 +1,10 @@
 /*
  * record.c - the per-domain store record and its text encoding.
  *
- * The encoding is "key: value" lines; its policy part is a policy file, so
- * decoding reuses mtasts_policy_parse(), to which the record's own keys
- * (names with a '_' or unknown ones) are ignored extension fields.
+ * The encoding is compact binary; see record.h.
  */
 #include "record.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 const char *mtasts_source_name(mtasts_source s)
@@ -68,52 +63,88 @@ void mtasts_record_set_error(mtasts_record *r, const char *reason)
         r->last_error[--i] = '\0';
 }
 
-/* appendf - append to buf at *len, failing once the buffer is full */
-static bool appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static bool appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
+/* Layout of an encoded record (see record.h). */
+#define REC_MAGIC 0x53                  /* 'S' */
+#define REC_FIXED 62                    /* bytes before the strings */
 
-    if (*len >= size)
+static const char *const dane_names[] = { "", "none", "some", "all" };
+
+static unsigned dane_code(const char *name)
+{
+    for (unsigned i = 1; i < sizeof dane_names / sizeof dane_names[0]; i++)
+        if (!strcmp(name, dane_names[i]))
+            return i;
+    return 0;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_i64(unsigned char *p, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)((uint64_t)v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+
+    for (int i = 3; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int64_t get_i64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return (int64_t)v;
+}
+
+/* put_str - a length byte and the bytes; false when it does not fit */
+static bool put_str(unsigned char *buf, size_t size, size_t *n, const char *s)
+{
+    size_t len = strlen(s);
+
+    if (len > 255 || *n + 1 + len > size)
         return false;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *len, size - *len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= size - *len)
-        return false;
-    *len += (size_t)n;
+    buf[(*n)++] = (unsigned char)len;
+    memcpy(buf + *n, s, len);
+    *n += len;
     return true;
 }
 
-mtasts_status mtasts_record_encode(const mtasts_record *r, char *buf, size_t size,
+mtasts_status mtasts_record_encode(const mtasts_record *r, char *out, size_t size,
                                    size_t *len, mtasts_err *err)
 {
-    size_t n = 0, i;
-    bool ok;
+    unsigned char *b = (unsigned char *)out;
+    const int64_t times[6] = { r->fetched_at, r->expires_at, r->txt_checked_at,
+                               r->next_check_at, r->last_used, r->backoff_until };
+    size_t n = REC_FIXED, n_mx = r->id[0] ? r->policy.n_mx : 0;
+    bool ok = size >= REC_FIXED && n_mx <= MTASTS_POLICY_MX_MAX;
 
-    ok = appendf(buf, size, &n,
-                 "record_v: %d\nsource: %s\nfetched_at: %" PRId64
-                 "\nexpires_at: %" PRId64 "\ntxt_checked_at: %" PRId64
-                 "\nnext_check_at: %" PRId64 "\nlast_used: %" PRId64 "\nfailures: %" PRIu32
-                 "\nbackoff_until: %" PRId64 "\n",
-                 MTASTS_RECORD_VERSION, mtasts_source_name(r->source),
-                 r->fetched_at, r->expires_at, r->txt_checked_at, r->next_check_at,
-                 r->last_used,
-                 r->failures, r->backoff_until);
-    if (ok && r->backoff_id[0])
-        ok = appendf(buf, size, &n, "backoff_id: %s\n", r->backoff_id);
-    if (ok && r->dane[0])
-        ok = appendf(buf, size, &n, "dane: %s\n", r->dane);
-    if (ok && r->last_error[0])
-        ok = appendf(buf, size, &n, "last_error: %s\n", r->last_error);
-    if (ok && r->id[0]) {
-        ok = appendf(buf, size, &n, "policy_id: %s\nversion: STSv1\nmode: %s\nmax_age: %" PRIu32 "\n",
-                     r->id, mtasts_mode_name(r->policy.mode), r->policy.max_age);
-        for (i = 0; ok && i < r->policy.n_mx; i++)
-            ok = appendf(buf, size, &n, "mx: %s\n", r->policy.mx[i]);
+    if (ok) {
+        b[0] = REC_MAGIC;
+        b[1] = MTASTS_RECORD_VERSION;
+        b[2] = (unsigned char)(r->id[0] ? r->policy.mode : MTASTS_MODE_NONE);
+        b[3] = (unsigned char)r->source;
+        b[4] = (unsigned char)dane_code(r->dane);
+        b[5] = (unsigned char)n_mx;
+        put_u32(b + 6, r->id[0] ? r->policy.max_age : 0);
+        put_u32(b + 10, r->failures);
+        for (int i = 0; i < 6; i++)
+            put_i64(b + 14 + 8 * i, times[i]);
+        ok = put_str(b, size, &n, r->id) && put_str(b, size, &n, r->backoff_id)
+             && put_str(b, size, &n, r->last_error);
     }
+    for (size_t i = 0; ok && i < n_mx; i++)
+        ok = put_str(b, size, &n, r->policy.mx[i]);
     if (!ok) {
         mtasts_errf(err, "record: encoding exceeds %zu bytes", size);
         return MTASTS_INVALID;
@@ -122,111 +153,82 @@ mtasts_status mtasts_record_encode(const mtasts_record *r, char *buf, size_t siz
     return MTASTS_OK;
 }
 
-/* parse_i64 - a decimal (optionally negative) integer filling the value */
-static bool parse_i64(const char *v, size_t len, int64_t *out)
+/* get_str - a length-prefixed string into dst (dstsize incl. NUL) */
+static bool get_str(const unsigned char *b, size_t len, size_t *n, char *dst, size_t dstsize)
 {
-    char tmp[24], *end;
-    long long x;
+    size_t l;
 
-    if (len == 0 || len >= sizeof tmp)
+    if (*n >= len || (l = b[*n]) >= dstsize || *n + 1 + l > len)
         return false;
-    memcpy(tmp, v, len);
-    tmp[len] = '\0';
-    x = strtoll(tmp, &end, 10);
-    if (*end != '\0')
-        return false;
-    *out = x;
-    return true;
+    memcpy(dst, b + *n + 1, l);
+    dst[l] = '\0';
+    *n += 1 + l;
+    return strlen(dst) == l;        /* no NUL inside */
 }
 
-/* copy_field - copy a bounded string value */
-static bool copy_field(char *dst, size_t dstsize, const char *v, size_t len)
+static bool alnum_id(const char *s)
 {
-    if (len >= dstsize)
-        return false;
-    memcpy(dst, v, len);
-    dst[len] = '\0';
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return false;
     return true;
 }
 
 mtasts_status mtasts_record_decode(const char *buf, size_t len, mtasts_record *r,
                                    mtasts_err *err)
 {
-    const char *p = buf, *end = buf + len;
-    int64_t num = 0, version = -1;
-    bool ok = true;
-    unsigned line = 0;
+    const unsigned char *b = (const unsigned char *)buf;
+    const char *mx[MTASTS_POLICY_MX_MAX];
+    size_t lens[MTASTS_POLICY_MX_MAX], n = REC_FIXED, n_mx;
+    int64_t *times[6];
+    mtasts_err perr = {{0}};
+    bool ok;
 
     mtasts_record_init(r);
-    while (ok && p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *colon, *v;
-        size_t klen, vlen;
-
-        if (!eol)
-            eol = end;
-        line++;
-        colon = memchr(p, ':', (size_t)(eol - p));
-        if (!colon || colon + 1 >= eol || colon[1] != ' ') {
+    if (len < 2 || b[0] != REC_MAGIC) {
+        mtasts_errf(err, "record: not a record");
+        return MTASTS_INVALID;
+    }
+    if (b[1] != MTASTS_RECORD_VERSION) {
+        mtasts_errf(err, "record: format version %u unknown (this is %d)", b[1],
+                    MTASTS_RECORD_VERSION);
+        return MTASTS_INVALID;
+    }
+    times[0] = &r->fetched_at; times[1] = &r->expires_at; times[2] = &r->txt_checked_at;
+    times[3] = &r->next_check_at; times[4] = &r->last_used; times[5] = &r->backoff_until;
+    n_mx = len >= REC_FIXED ? b[5] : 0;
+    ok = len >= REC_FIXED && b[2] <= MTASTS_MODE_ENFORCE && b[3] <= MTASTS_SOURCE_PRELOAD
+         && b[4] < sizeof dane_names / sizeof dane_names[0] && n_mx <= MTASTS_POLICY_MX_MAX;
+    if (ok) {
+        r->source = (mtasts_source)b[3];
+        mtasts_strlcpy(r->dane, dane_names[b[4]], sizeof r->dane);
+        r->failures = get_u32(b + 10);
+        for (int i = 0; i < 6; i++)
+            *times[i] = get_i64(b + 14 + 8 * i);
+        ok = get_str(b, len, &n, r->id, sizeof r->id) && alnum_id(r->id)
+             && get_str(b, len, &n, r->backoff_id, sizeof r->backoff_id)
+             && alnum_id(r->backoff_id)
+             && get_str(b, len, &n, r->last_error, sizeof r->last_error);
+    }
+    for (size_t i = 0; ok && i < n_mx; i++) {
+        if (n >= len || n + 1 + b[n] > len) {
             ok = false;
             break;
         }
-        klen = (size_t)(colon - p);
-        v = colon + 2;
-        vlen = (size_t)(eol - v);
-#define KEY(s) (klen == sizeof(s) - 1 && memcmp(p, s, klen) == 0)
-        if (KEY("record_v")) {
-            ok = parse_i64(v, vlen, &version);
-            if (ok && version != MTASTS_RECORD_VERSION) {
-                mtasts_errf(err, "record: format version %" PRId64 " unknown (this is %d)",
-                            version, MTASTS_RECORD_VERSION);
-                return MTASTS_INVALID;
-            }
-        } else if (line == 1) {
-            ok = false; /* the version must come first: never misread */
-        } else if (KEY("source")) {
-            r->source = vlen == 7 && !memcmp(v, "fetched", 7) ? MTASTS_SOURCE_FETCHED
-                      : vlen == 7 && !memcmp(v, "preload", 7) ? MTASTS_SOURCE_PRELOAD
-                      : MTASTS_SOURCE_NONE;
-        } else if (KEY("fetched_at")) {
-            ok = parse_i64(v, vlen, &r->fetched_at);
-        } else if (KEY("expires_at")) {
-            ok = parse_i64(v, vlen, &r->expires_at);
-        } else if (KEY("txt_checked_at")) {
-            ok = parse_i64(v, vlen, &r->txt_checked_at);
-        } else if (KEY("next_check_at")) {
-            ok = parse_i64(v, vlen, &r->next_check_at);
-        } else if (KEY("last_used")) {
-            ok = parse_i64(v, vlen, &r->last_used);
-        } else if (KEY("backoff_until")) {
-            ok = parse_i64(v, vlen, &r->backoff_until);
-        } else if (KEY("failures")) {
-            ok = parse_i64(v, vlen, &num) && num >= 0 && num <= UINT32_MAX;
-            r->failures = (uint32_t)num;
-        } else if (KEY("backoff_id")) {
-            ok = copy_field(r->backoff_id, sizeof r->backoff_id, v, vlen);
-        } else if (KEY("last_error")) {
-            ok = copy_field(r->last_error, sizeof r->last_error, v, vlen);
-        } else if (KEY("dane")) {
-            ok = copy_field(r->dane, sizeof r->dane, v, vlen);
-        } else if (KEY("policy_id")) {
-            ok = copy_field(r->id, sizeof r->id, v, vlen);
-        }
-#undef KEY
-        p = eol + 1;
+        lens[i] = b[n];
+        mx[i] = (const char *)b + n + 1;
+        n += 1 + lens[i];
     }
-    if (!ok || version < 0) {
-        mtasts_errf(err, "record: malformed at line %u", line);
+    if (!ok || n != len) {
+        mtasts_errf(err, "record: malformed (%zu bytes)", len);
+        mtasts_record_init(r);
         return MTASTS_INVALID;
     }
-    if (r->id[0]) {
-        mtasts_err perr = {{0}};
-
-        if (mtasts_policy_parse(buf, len, &r->policy, &perr) != MTASTS_OK) {
-            mtasts_errf(err, "record: bad policy part: %s", perr.msg);
-            r->id[0] = '\0';
-            return MTASTS_INVALID;
-        }
+    if (r->id[0] && mtasts_policy_build(&r->policy, (mtasts_mode)b[2], get_u32(b + 6), mx,
+                                        lens, n_mx, &perr) != MTASTS_OK) {
+        mtasts_errf(err, "record: bad policy part: %s", perr.msg);
+        mtasts_record_init(r);
+        return MTASTS_INVALID;
     }
     return MTASTS_OK;
 }

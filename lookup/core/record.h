@@ -17,12 +17,15 @@
  *     A record holds the cached policy (if any) with its id and times, and
  *     the fetch-failure state that RFC 8461 3.3 asks for (back off per id).
  *
- *     The encoding is text, "key: value" lines, so that mdb_dump shows it
- *     and the policy part is exactly a policy file: decode hands the whole
- *     value to mtasts_policy_parse(), to which the record's own keys are
- *     extension fields (ignored). One parser, one set of rules.
- *     Record format version MTASTS_RECORD_VERSION is the first line; a
- *     record of another version is refused (MTASTS_INVALID), never misread.
+ *     The encoding is compact binary (the store holds one per domain, read
+ *     on every lookup): a magic byte and MTASTS_RECORD_VERSION, fixed-size
+ *     fields little-endian, then length-prefixed strings (id, backoff id,
+ *     last error, the mx patterns). A typical record is about 120 bytes.
+ *     Decoding checks every length and value, and builds the policy with
+ *     mtasts_policy_build(), so the mx patterns obey the parser's rules.
+ *     A record of another version is refused (MTASTS_INVALID), never
+ *     misread; the store then treats the domain as not cached.
+ *     mtasts cache show prints records as text.
  * .fi
  */
 #ifndef MTASTS_RECORD_H
@@ -31,8 +34,8 @@
 #include "common.h"
 #include "policy.h"
 
-#define MTASTS_RECORD_VERSION 1
-/* Policy (<= 64 patterns of <= 255 bytes, see policy.h) plus metadata. */
+#define MTASTS_RECORD_VERSION 2
+/* Policy (<= 64 patterns of <= 253 bytes, see policy.h) plus metadata. */
 #define MTASTS_RECORD_MAX (MTASTS_POLICY_MX_MAX * 262 + 1024)
 /* Enough of a failure reason for logs and TLSRPT reports. */
 #define MTASTS_REASON_MAX 200

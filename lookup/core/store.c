@@ -13,10 +13,10 @@
  *       saves one fsync per write.
  *     Each call runs in one short transaction and keeps none afterwards.
  *     Read transactions are begun and aborted rather than reset/renewed:
- *     a reset transaction keeps its reader slot, so a parent would have to
- *     keep it out of the child's hands after fork() (aborting it in the
- *     child clears the parent's slot in the shared lock file), and it saves
- *     only ~0.1 us per lookup (tests/unit/store_stress.c bench).
+ *     a reset transaction keeps its reader slot between calls, a child
+ *     could not free it (aborting it there clears the parent's slot in the
+ *     shared lock file), and renew saves only 0.1-0.25 us of a 2.6-4.6 us
+ *     lookup at 1k-100k records (store_stress bench; decode dominates).
  *
  * KEYS
  *     "<domain>"          lower-case domain (bytes 0x21-0x7e, no trailing dot):
@@ -59,7 +59,9 @@
  *     frees none (a leaf page is only merged below 25% fill). So eviction
  *     (1) starts before the map is exhausted: a put at map_max first checks
  *     that the free pages (map - pages in use, from mdb_stat() of both
- *     trees: O(1)) are at least map_max/16 (min 8 pages), else evicts; and
+ *     trees: O(1)) are at least map_max/16 (min 16 pages), else evicts
+ *     (a margin: pages freed by the last commit are reusable only after the
+ *     next one, and readers pin pages); and
  *     (2) deletes runs of consecutive keys, ~4 leaf pages each, which frees
  *     whole pages. The runs chosen are those whose most recently used
  *     record (last_used, then expires_at) is oldest, about 10% of the
@@ -71,8 +73,9 @@
  *     acquire: one write transaction; the lease is taken when absent,
  *     expired (now >= expiry), ours, or held by a pid that no longer exists
  *     (kill(pid, 0) fails with ESRCH; an unreaped zombie still counts as
- *     alive). release deletes only a lease held by getpid(). A read-only
- *     store cannot record leases: acquire returns TEMPFAIL with *holder 0.
+ *     alive). release deletes only a lease held by getpid() (OK), else
+ *     leaves it (NOT_FOUND). A read-only store cannot record leases:
+ *     acquire returns TEMPFAIL with *holder 0 (fetch without single-flight).
  * .fi
  */
 #ifndef _POSIX_C_SOURCE
@@ -84,6 +87,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,8 +281,15 @@ static bool recover(mtasts_store *s, int rc, bool *readers_checked)
             notifyf(s, "store: map of %s grown to %zu KiB", s->path, s->mapsize >> 10);
             return true;
         }
-        /* At map_max: evict, at most 3 rounds per call. */
-        return !s->evicting && s->evictions++ < 3 && evict(s) > 0;
+        /* At map_max: evict, at most 3 rounds per call. Nothing to evict
+         * with pages free means readers still pin the freed pages (LMDB
+         * reuses a page only once no snapshot can see it): yield to them
+         * and retry, a bounded number of times, without sleeping. */
+        if (s->evicting || s->evictions++ >= 3)
+            return false;
+        if (evict(s) == 0)
+            sched_yield();
+        return true;
     case TXN_EVICT:
         if (s->evicting)
             return false;
@@ -332,18 +343,24 @@ static int run_txn(mtasts_store *s, unsigned flags, txn_fn fn, void *ctx)
     return rc;
 }
 
+/* free_pages - pages of the map not in use (free list or never used) */
+static size_t free_pages(mtasts_store *s, MDB_txn *txn)
+{
+    MDB_stat m, f;
+    size_t used, pages = s->mapsize / s->psize;
+
+    if (mdb_stat(txn, s->dbi, &m) != 0 || mdb_stat(txn, 0 /* free DB */, &f) != 0)
+        return pages;
+    used = m.ms_branch_pages + m.ms_leaf_pages + m.ms_overflow_pages + f.ms_branch_pages
+         + f.ms_leaf_pages + f.ms_overflow_pages + 2 /* meta pages */;
+    return used < pages ? pages - used : 0;
+}
+
 /* pool_low - at map_max, are fewer than reserve_pages pages free? */
 static bool pool_low(mtasts_store *s, MDB_txn *txn)
 {
-    MDB_stat m, f;
-    size_t used;
-
-    if (s->mapsize < s->map_max || s->evict_tried || s->evicting
-        || mdb_stat(txn, s->dbi, &m) != 0 || mdb_stat(txn, 0 /* free DB */, &f) != 0)
-        return false;
-    used = m.ms_branch_pages + m.ms_leaf_pages + m.ms_overflow_pages + f.ms_branch_pages
-         + f.ms_leaf_pages + f.ms_overflow_pages + 2 /* meta pages */;
-    return used + s->reserve_pages > s->mapsize / s->psize;
+    return s->mapsize >= s->map_max && !s->evict_tried && !s->evicting
+        && free_pages(s, txn) < s->reserve_pages;
 }
 
 /* ------------------------------------------------------------------ */
@@ -370,6 +387,7 @@ typedef struct evict_ctx {
     run_score *scores;
     run_score limit;            /* runs scoring below go, ties while ties > 0 */
     size_t ties, batch_runs, deleted, leases;
+    size_t free_at_scan;        /* free pages seen by pass 1 */
     size_t pend_deleted, pend_ties, pend_leases;
     char resume[MTASTS_DOMAIN_MAX + 1], next[MTASTS_DOMAIN_MAX + 1];
     bool done, pend_done;
@@ -399,6 +417,7 @@ static int scan_runs(mtasts_store *s, MDB_txn *txn, void *ctx)
     e->run_len = 4 * st.ms_entries / (st.ms_leaf_pages ? st.ms_leaf_pages : 1);
     e->run_len = e->run_len < 4 ? 4 : e->run_len > 1024 ? 1024 : e->run_len;
     e->nruns = 0;
+    e->free_at_scan = free_pages(s, txn);
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (n++ % e->run_len == 0) {
@@ -458,6 +477,10 @@ static int delete_runs(mtasts_store *s, MDB_txn *txn, void *ctx)
     e->pend_deleted = e->pend_leases = 0;
     e->pend_ties = e->ties;
     e->pend_done = false;
+    if (e->deleted == 0 && free_pages(s, txn) >= e->free_at_scan + s->reserve_pages) {
+        e->pend_done = true;    /* another process evicted since pass 1 */
+        return 0;
+    }
     if (e->deleted == 0 && (rc = drop_expired_leases(s, txn, &e->pend_leases)) != 0)
         return rc;
     if ((rc = mdb_cursor_open(txn, s->dbi, &c)) != 0)

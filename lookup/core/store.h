@@ -29,13 +29,16 @@
  *       directory, so root and the Exim user can both use them
  *       (create the directory owned by the Exim user, mode 0750 or 0770).
  *     - MDB_MAP_FULL grows the map geometrically up to map_max, then evicts
- *       the least recently used records; MDB_MAP_RESIZED adopts the new
- *       size. A put never fails for lack of room.
+ *       runs of neighbouring records whose most recent use is oldest
+ *       (deleting scattered single records would free no LMDB page);
+ *       MDB_MAP_RESIZED adopts the new size. A put does not fail for lack
+ *       of room, except a large record in a very small map (TEMPFAIL).
  *     - A meta record carries the schema version; an unknown schema is
  *       refused (MTASTS_SYSERR with a clear message), never misread.
- *     - An unwritable store opens read-only (writes then fail with
- *       MTASTS_TEMPFAIL; readers still work); a missing or unreadable one
- *       fails to open, and callers answer from the network instead.
+ *     - An unwritable data.mdb opens read-only (writes then fail with
+ *       MTASTS_TEMPFAIL; readers still work; lock.mdb must stay writable,
+ *       or on a read-only mount); a missing or unreadable one fails to
+ *       open, and callers answer from the network instead.
  *
  *     Keys are lower-case domain names (no trailing dot); values are
  *     mtasts_record_encode() text.
@@ -57,7 +60,8 @@
 
 /* Debian's Exim spool keeps its hints databases in db/. */
 #define MTASTS_STORE_DEFAULT_PATH "/var/spool/exim4/db/mtasts"
-/* Initial map and ceiling: ~400 bytes per domain, so 1 GiB holds >2M. */
+/* Initial map and ceiling: a record takes ~250 bytes on disk with LMDB's
+ * overhead, so 1 GiB holds millions of domains. */
 #define MTASTS_STORE_MAP_INITIAL (8u << 20)
 #define MTASTS_STORE_MAP_MAX ((size_t)1 << 30)
 /* Concurrent Exim processes reading at once. */
@@ -100,7 +104,9 @@ mtasts_status mtasts_store_delete(mtasts_store *s, const char *domain, mtasts_er
 /* Remove every domain record (leases too); keeps the meta record. */
 mtasts_status mtasts_store_flush(mtasts_store *s, mtasts_err *err);
 
-/* Visit every domain record in key order; stop early when fn returns false. */
+/* Visit every domain record in key order; stop early when fn returns false.
+ * r is valid only during the call; undecodable records are skipped; other
+ * store calls from inside fn are refused (MTASTS_SYSERR). */
 typedef bool (*mtasts_store_visit_fn)(void *ctx, const char *domain,
                                       const mtasts_record *r);
 mtasts_status mtasts_store_foreach(mtasts_store *s, mtasts_store_visit_fn fn, void *ctx,
@@ -110,7 +116,8 @@ mtasts_status mtasts_store_stats_get(mtasts_store *s, mtasts_store_stats *st,
 
 /* Lease for single-flight fetching. acquire: OK when the caller now holds
  * the lease (ttl seconds from now), TEMPFAIL when another live holder
- * does (*holder set to its pid). */
+ * does (*holder set to its pid) or the store is read-only (*holder 0).
+ * release: OK when it deleted the caller's lease, NOT_FOUND otherwise. */
 mtasts_status mtasts_store_lease_acquire(mtasts_store *s, const char *domain,
                                          int64_t now, unsigned ttl, pid_t *holder,
                                          mtasts_err *err);

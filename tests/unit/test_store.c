@@ -1,0 +1,936 @@
+/*
+ * test_store.c - scenario tests for the shared LMDB store (store.h): record
+ * round trips, schema refusal, read-only use by the Exim user, fork(),
+ * map growth and eviction, another process growing the map, stale reader
+ * slots, leases, file modes and owners. Each test works in its own mkdtemp
+ * directory under /tmp and removes it. Tests that need root and the
+ * Debian-exim user say SKIP without them.
+ */
+#include "store.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+
+typedef struct notes {
+    int count;
+    char all[4096];             /* every message, one per line */
+} notes;
+
+static void note(void *ctx, const char *msg)
+{
+    notes *n = ctx;
+    size_t len = strlen(n->all);
+
+    n->count++;
+    snprintf(n->all + len, sizeof n->all - len, "%s\n", msg);
+}
+
+static char *mkdir_tmp(void)
+{
+    static char dirs[32][64];
+    static int n;
+    char *d = dirs[n++ % 32];
+
+    strcpy(d, "/tmp/mtasts-store-XXXXXX");
+    if (!mkdtemp(d)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return d;
+}
+
+static void rm_tmp(const char *dir)
+{
+    char p[256];
+
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+static mtasts_status open_at(const char *dir, bool create, notes *n, mtasts_store **s,
+                             mtasts_err *err)
+{
+    mtasts_store_config cfg = {.path = dir, .create = create,
+                               .notify = n ? note : NULL, .notify_ctx = n};
+
+    mtasts_err_clear(err);
+    return mtasts_store_open(&cfg, s, err);
+}
+
+/* make_record - a record with the policy text body (NULL: none) */
+static void make_record(mtasts_record *r, const char *id, const char *body, int64_t t)
+{
+    mtasts_err err = {{0}};
+
+    mtasts_record_init(r);
+    if (body) {
+        if (mtasts_policy_parse(body, strlen(body), &r->policy, &err) != MTASTS_OK) {
+            printf("bad test policy: %s\n", err.msg);
+            exit(2);
+        }
+        snprintf(r->id, sizeof r->id, "%s", id);
+        r->source = MTASTS_SOURCE_FETCHED;
+        r->fetched_at = t;
+        r->expires_at = t + r->policy.max_age;
+        r->txt_checked_at = t;
+    }
+    r->last_used = t;
+}
+
+static void check_same(const mtasts_record *g, const mtasts_record *w, const char *what)
+{
+    size_t i;
+
+    CHECK_STR(g->id, w->id, what);
+    CHECK_INT(g->policy.mode, w->policy.mode, what);
+    CHECK_INT(g->policy.max_age, w->policy.max_age, what);
+    CHECK_INT(g->policy.n_mx, w->policy.n_mx, what);
+    for (i = 0; i < g->policy.n_mx && i < w->policy.n_mx; i++)
+        CHECK_STR(g->policy.mx[i], w->policy.mx[i], what);
+    CHECK_INT(g->source, w->source, what);
+    CHECK_INT(g->fetched_at, w->fetched_at, what);
+    CHECK_INT(g->expires_at, w->expires_at, what);
+    CHECK_INT(g->txt_checked_at, w->txt_checked_at, what);
+    CHECK_INT(g->last_used, w->last_used, what);
+    CHECK_INT(g->failures, w->failures, what);
+    CHECK_INT(g->backoff_until, w->backoff_until, what);
+    CHECK_STR(g->backoff_id, w->backoff_id, what);
+    CHECK_STR(g->last_error, w->last_error, what);
+}
+
+/* raw_put - write key/value with the plain LMDB API (store not open in
+ * this process: LMDB forbids opening an environment twice) */
+static void raw_put(const char *dir, const char *key, size_t klen, const char *val)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {klen, (void *)key}, v = {strlen(val), (void *)val};
+    int rc;
+
+    if ((rc = mdb_env_create(&env)) || (rc = mdb_env_open(env, dir, 0, 0660))
+        || (rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, NULL, 0, &dbi))
+        || (rc = mdb_put(txn, dbi, &k, &v, 0)) || (rc = mdb_txn_commit(txn))) {
+        printf("raw_put: %s\n", mdb_strerror(rc));
+        exit(2);
+    }
+    mdb_env_close(env);
+}
+
+/* in_child - run fn in a forked child; returns its failure count (exit code) */
+static int in_child(int (*fn)(void *), void *arg)
+{
+    pid_t pid;
+    int status;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        unit_failed = 0;
+        int f = fn(arg);
+
+        fflush(stdout);
+        _exit(f > 100 ? 100 : f);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 99;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 98;
+}
+
+static struct passwd *exim_user(void)
+{
+    static struct passwd pw;
+    struct passwd *p = getpwnam("Debian-exim");
+
+    if (!p || geteuid() != 0)
+        return NULL;
+    pw = *p;
+    return &pw;
+}
+
+static bool become(const struct passwd *pw)
+{
+    return setgroups(0, NULL) == 0 && setgid(pw->pw_gid) == 0 && setuid(pw->pw_uid) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Round trips                                                          */
+
+static const struct rt_case {
+    const char *rule;
+    const char *domain, *key;   /* as passed; as stored (NULL: same) */
+    const char *id, *body;      /* body NULL: no policy cached */
+    uint32_t failures;
+    int64_t backoff_until;
+    const char *backoff_id, *last_error;
+} rt_cases[] = {
+    {"enforce policy with three mx", "example.com", NULL, "20240101T00",
+     "version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\n"
+     "mx: backupmx.example.com\nmax_age: 604800\n", 0, 0, "", ""},
+    {"testing policy, one mx", "testing.example", NULL, "abc123",
+     "version: STSv1\nmode: testing\nmx: mx.testing.example\nmax_age: 86400\n", 0, 0, "", ""},
+    {"mode none without mx", "none.example", NULL, "gone1",
+     "version: STSv1\nmode: none\nmax_age: 1\n", 0, 0, "", ""},
+    {"no policy, backoff only (RFC 8461 3.3)", "backoff.example", NULL, "", NULL,
+     3, 1700000300, "id20", "HTTPS fetch failed: connection refused"},
+    {"policy and failure state together", "both.example", NULL, "v2",
+     "version: STSv1\nmode: enforce\nmx: mx1.both.example\nmax_age: 31557600\n",
+     1, 1700000600, "v3", "certificate verify failed"},
+    {"key is lower-cased, trailing dot dropped", "MiXeD.Example.ORG.", "mixed.example.org",
+     "x", "version: STSv1\nmode: enforce\nmx: mx.mixed.example.org\nmax_age: 5\n", 0, 0,
+     "", ""},
+    {"64 mx patterns of 200 bytes (large value, overflow pages)", "big.example", NULL,
+     "big", NULL, 0, 0, "", ""},
+};
+
+/* big_body - a policy near MTASTS_RECORD_MAX */
+static const char *big_body(void)
+{
+    static char body[MTASTS_RECORD_MAX];
+    size_t n = (size_t)sprintf(body, "version: STSv1\nmode: enforce\nmax_age: 600\n");
+    int i;
+
+    for (i = 0; i < MTASTS_POLICY_MX_MAX; i++)
+        n += (size_t)sprintf(body + n, "mx: m%02d.%060d.%060d.%060d.example\n", i, 0, 0, 0);
+    return body;
+}
+
+static void test_round_trip(void)
+{
+    char *dir = mkdir_tmp();
+    mtasts_store *s;
+    mtasts_err err;
+    size_t i;
+
+    CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);
+    for (i = 0; i < sizeof rt_cases / sizeof rt_cases[0]; i++) {
+        const struct rt_case *c = &rt_cases[i];
+        const char *body = c->body ? c->body : strcmp(c->id, "big") == 0 ? big_body() : NULL;
+        mtasts_record w, g;
+
+        make_record(&w, c->id, body, 1700000000 + (int64_t)i);
+        w.failures = c->failures;
+        w.backoff_until = c->backoff_until;
+        snprintf(w.backoff_id, sizeof w.backoff_id, "%s", c->backoff_id);
+        mtasts_record_set_error(&w, c->last_error);
+        mtasts_err_clear(&err);
+        CHECK_INT(mtasts_store_put(s, c->domain, &w, &err), MTASTS_OK, c->rule);
+        CHECK_INT(mtasts_store_get(s, c->key ? c->key : c->domain, &g, &err), MTASTS_OK,
+                  c->rule);
+        check_same(&g, &w, c->rule);
+        mtasts_record_free(&g);
+        mtasts_record_free(&w);
+    }
+    /* Overwrite, delete, absent keys, invalid keys. */
+    {
+        mtasts_record w, g;
+        char long_name[300];
+
+        make_record(&w, "new", "version: STSv1\nmode: testing\nmx: a.example\nmax_age: 9\n", 5);
+        CHECK_INT(mtasts_store_put(s, "example.com", &w, &err), MTASTS_OK, "overwrite");
+        CHECK_INT(mtasts_store_get(s, "EXAMPLE.com", &g, &err), MTASTS_OK, "get overwritten");
+        check_same(&g, &w, "overwritten record");
+        mtasts_record_free(&g);
+        CHECK_INT(mtasts_store_delete(s, "example.com", &err), MTASTS_OK, "delete");
+        CHECK_INT(mtasts_store_get(s, "example.com", &g, &err), MTASTS_NOT_FOUND,
+                  "get after delete");
+        CHECK_INT(mtasts_store_delete(s, "example.com", &err), MTASTS_NOT_FOUND,
+                  "delete absent");
+        CHECK_INT(mtasts_store_get(s, "absent.example", &g, &err), MTASTS_NOT_FOUND, "absent");
+        memset(long_name, 'a', 254);
+        long_name[254] = '\0';
+        CHECK_INT(mtasts_store_get(s, long_name, &g, &err), MTASTS_INVALID, "254 bytes");
+        CHECK_INT(mtasts_store_put(s, "", &w, &err), MTASTS_INVALID, "empty key");
+        CHECK_INT(mtasts_store_put(s, "a b.example", &w, &err), MTASTS_INVALID, "space");
+        CHECK_INT(mtasts_store_put(s, "\001schema", &w, &err), MTASTS_INVALID, "meta key");
+        CHECK_INT(mtasts_store_put(s, ".", &w, &err), MTASTS_INVALID, "root");
+        mtasts_record_free(&w);
+    }
+    mtasts_store_close(&s);
+    CHECK(s == NULL, "close sets the handle to NULL");
+    rm_tmp(dir);
+}
+
+typedef struct visit {
+    int n, stop_after;
+    char seen[512];
+} visit;
+
+static bool visit_fn(void *ctx, const char *domain, const mtasts_record *r)
+{
+    visit *v = ctx;
+
+    (void)r;
+    snprintf(v->seen + strlen(v->seen), sizeof v->seen - strlen(v->seen), "%s,", domain);
+    return ++v->n != v->stop_after;
+}
+
+static void test_foreach_stats_flush(void)
+{
+    char *dir = mkdir_tmp();
+    mtasts_store *s;
+    mtasts_store_stats st;
+    mtasts_record w, g;
+    mtasts_err err;
+    visit v = {0, 0, ""};
+    pid_t holder;
+
+    CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);
+    make_record(&w, "", NULL, 7);
+    CHECK_INT(mtasts_store_put(s, "c.example", &w, &err), MTASTS_OK, "put c");
+    CHECK_INT(mtasts_store_put(s, "a.example", &w, &err), MTASTS_OK, "put a");
+    CHECK_INT(mtasts_store_put(s, "b.example", &w, &err), MTASTS_OK, "put b");
+    CHECK_INT(mtasts_store_lease_acquire(s, "a.example", 100, 60, &holder, &err), MTASTS_OK,
+              "lease");
+    mtasts_store_close(&s);
+    raw_put(dir, "bad.example", 11, "garbage");         /* does not decode */
+
+    CHECK_INT(open_at(dir, false, NULL, &s, &err), MTASTS_OK, err.msg);
+    CHECK_INT(mtasts_store_get(s, "bad.example", &g, &err), MTASTS_INVALID,
+              "undecodable record");
+    CHECK_INT(mtasts_store_foreach(s, visit_fn, &v, &err), MTASTS_OK, "foreach");
+    CHECK_STR(v.seen, "a.example,b.example,c.example,", "foreach: key order, meta, "
+              "lease and undecodable records skipped");
+    v = (visit){0, 2, ""};
+    CHECK_INT(mtasts_store_foreach(s, visit_fn, &v, &err), MTASTS_OK, "foreach stop");
+    CHECK_STR(v.seen, "a.example,b.example,", "foreach stops when fn returns false");
+    CHECK_INT(mtasts_store_stats_get(s, &st, &err), MTASTS_OK, "stats");
+    CHECK_INT(st.entries, 4, "entries: domain records only (with the undecodable one)");
+    CHECK_INT(st.map_size, MTASTS_STORE_MAP_INITIAL, "map size");
+    CHECK(st.used_bytes > 0 && st.used_bytes < st.map_size, "used_bytes %zu", st.used_bytes);
+    CHECK_INT(st.readers_max, MTASTS_STORE_MAX_READERS, "readers_max");
+
+    CHECK_INT(mtasts_store_flush(s, &err), MTASTS_OK, "flush");
+    CHECK_INT(mtasts_store_stats_get(s, &st, &err), MTASTS_OK, "stats");
+    CHECK_INT(st.entries, 0, "entries after flush");
+    CHECK_INT(mtasts_store_lease_check(s, "a.example", 100, &holder, &err), MTASTS_NOT_FOUND,
+              "leases flushed too");
+    CHECK_INT(mtasts_store_put(s, "d.example", &w, &err), MTASTS_OK, "put after flush");
+    mtasts_store_close(&s);
+    CHECK_INT(open_at(dir, false, NULL, &s, &err), MTASTS_OK, "reopen: meta kept");
+    CHECK_INT(mtasts_store_get(s, "d.example", &g, &err), MTASTS_OK, "record after reopen");
+    mtasts_record_free(&g);
+    mtasts_store_close(&s);
+    mtasts_record_free(&w);
+    rm_tmp(dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Open: missing store, schema                                          */
+
+static void test_open_and_schema(void)
+{
+    char *dir = mkdir_tmp(), *dir2 = mkdir_tmp(), missing[128];
+    mtasts_store *s;
+    mtasts_err err;
+    mtasts_status st;
+
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    CHECK_INT(open_at(missing, true, NULL, &s, &err), MTASTS_NOT_FOUND, "missing directory");
+    CHECK(s == NULL, "no handle on failure");
+    CHECK_INT(open_at(dir, false, NULL, &s, &err), MTASTS_NOT_FOUND,
+              "create false, no files");
+    CHECK(strstr(err.msg, "store: ") == err.msg, "error prefix: %s", err.msg);
+
+    CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);
+    mtasts_store_close(&s);
+    raw_put(dir, "\001schema", 7, "2");
+    st = open_at(dir, false, NULL, &s, &err);
+    CHECK_INT(st, MTASTS_SYSERR, "another schema is refused");
+    CHECK(strstr(err.msg, "store schema 2 unknown (expected 1)") != NULL, "message: %s",
+          err.msg);
+    CHECK(s == NULL, "no handle on schema mismatch");
+
+    raw_put(dir2, "x.example", 9, "record_v: 1\n");     /* records, no meta */
+    CHECK_INT(open_at(dir2, true, NULL, &s, &err), MTASTS_SYSERR, "records without schema");
+    CHECK(strstr(err.msg, "no schema record") != NULL, "message: %s", err.msg);
+    rm_tmp(dir);
+    rm_tmp(dir2);
+}
+
+/* ------------------------------------------------------------------ */
+/* File modes and owner; read-only use by the Exim user                 */
+
+static void test_modes_owner(void)
+{
+    struct passwd *pw = exim_user();
+    char *dir, p[256];
+    const char *files[] = {"data.mdb", "lock.mdb"};
+    mtasts_store *s;
+    mtasts_err err;
+    struct stat st;
+    mode_t old;
+    int i;
+
+    if (!pw) {
+        printf("SKIP modes/owner: needs root and the Debian-exim user\n");
+        return;
+    }
+    dir = mkdir_tmp();
+    CHECK_INT(chown(dir, pw->pw_uid, pw->pw_gid), 0, "chown dir");
+    chmod(dir, 0770);
+    old = umask(077);           /* a strict umask must not leak into the modes */
+    CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);
+    umask(old);
+    for (i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        CHECK_INT(stat(p, &st), 0, p);
+        CHECK_INT(st.st_mode & 07777, 0660, files[i]);
+        CHECK_INT(st.st_uid, pw->pw_uid, files[i]);
+        CHECK_INT(st.st_gid, pw->pw_gid, files[i]);
+    }
+    mtasts_store_close(&s);
+    rm_tmp(dir);
+}
+
+typedef struct ro_arg {
+    const char *dir;
+    struct passwd *pw;
+    int to_parent, from_parent;         /* pipe ends */
+} ro_arg;
+
+static int ro_child(void *p)
+{
+    ro_arg *a = p;
+    mtasts_store *s;
+    mtasts_record r, g;
+    mtasts_err err;
+    notes n = {0, ""};
+    pid_t holder;
+    char c;
+
+    CHECK(become(a->pw), "setuid Debian-exim");
+    CHECK_INT(open_at(a->dir, true, &n, &s, &err), MTASTS_OK, err.msg);
+    if (!s)
+        return unit_failed;
+    CHECK(mtasts_store_readonly(s), "opened read-only");
+    CHECK(strstr(n.all, "read-only") != NULL, "notified: %s", n.all);
+    CHECK_INT(mtasts_store_get(s, "ro.example", &g, &err), MTASTS_OK, "get works");
+    mtasts_record_free(&g);
+    make_record(&r, "", NULL, 1);
+    CHECK_INT(mtasts_store_put(s, "ro.example", &r, &err), MTASTS_TEMPFAIL, "put");
+    CHECK(strstr(err.msg, "read-only") != NULL, "put error: %s", err.msg);
+    CHECK_INT(mtasts_store_delete(s, "ro.example", &err), MTASTS_TEMPFAIL, "delete");
+    CHECK_INT(mtasts_store_lease_acquire(s, "ro.example", 1, 1, &holder, &err),
+              MTASTS_TEMPFAIL, "lease on a read-only store");
+    CHECK_INT(holder, 0, "no holder");
+    /* A writer (root) commits while this reader has the store open. */
+    CHECK_INT(write(a->to_parent, "r", 1), 1, "signal");
+    CHECK_INT(read(a->from_parent, &c, 1), 1, "wait");
+    CHECK_INT(mtasts_store_get(s, "later.example", &g, &err), MTASTS_OK,
+              "sees the writer's commit");
+    mtasts_record_free(&g);
+    mtasts_store_close(&s);
+    return unit_failed;
+}
+
+static int ro_locked_child(void *p)
+{
+    ro_arg *a = p;
+    mtasts_store *s;
+    mtasts_err err;
+
+    CHECK(become(a->pw), "setuid Debian-exim");
+    CHECK_INT(open_at(a->dir, true, NULL, &s, &err), MTASTS_SYSERR,
+              "lock.mdb not writable: cannot open");
+    CHECK(strstr(err.msg, "Permission denied") != NULL, "message: %s", err.msg);
+    return unit_failed;
+}
+
+static void test_readonly(void)
+{
+    struct passwd *pw = exim_user();
+    char *dir, p[256];
+    mtasts_store *s;
+    mtasts_record r;
+    mtasts_err err;
+    int up[2], down[2], status;
+    pid_t pid;
+    char c;
+
+    if (!pw) {
+        printf("SKIP read-only: needs root and the Debian-exim user\n");
+        return;
+    }
+    dir = mkdir_tmp();
+    chown(dir, pw->pw_uid, pw->pw_gid);
+    chmod(dir, 0750);
+    CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);
+    make_record(&r, "", NULL, 1);
+    CHECK_INT(mtasts_store_put(s, "ro.example", &r, &err), MTASTS_OK, "put as root");
+    mtasts_store_close(&s);
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    chmod(p, 0440);
+
+    /* data.mdb read-only for the Exim user, lock.mdb writable. */
+    CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        ro_arg a = {dir, pw, up[1], down[0]};
+
+        unit_failed = 0;
+        status = ro_child(&a);
+        fflush(stdout);
+        _exit(status > 100 ? 100 : status);
+    }
+    CHECK_INT(read(up[0], &c, 1), 1, "child ready");
+    CHECK_INT(open_at(dir, false, NULL, &s, &err), MTASTS_OK, "root opens it writable");
+    CHECK(!mtasts_store_readonly(s), "root: not read-only");
+    CHECK_INT(mtasts_store_put(s, "later.example", &r, &err), MTASTS_OK, "root writes");
+    mtasts_store_close(&s);
+    CHECK_INT(write(down[1], "w", 1), 1, "release child");
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "read-only child: status %d", status);
+    close(up[0]); close(up[1]); close(down[0]); close(down[1]);
+
+    /* Both files 0440: LMDB cannot record the reader; open fails. */
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    chmod(p, 0440);
+    {
+        ro_arg a = {dir, pw, -1, -1};
+
+        CHECK_INT(in_child(ro_locked_child, &a), 0, "both files 0440");
+    }
+    mtasts_record_free(&r);
+    rm_tmp(dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* fork()                                                                */
+
+static mtasts_store *fork_store;
+
+static int fork_grandchild(void *p)
+{
+    mtasts_record g;
+    mtasts_err err = {{0}};
+
+    (void)p;
+    CHECK_INT(mtasts_store_get(fork_store, "child.example", &g, &err), MTASTS_OK,
+              "grandchild get");
+    mtasts_record_free(&g);
+    return unit_failed;
+}
+
+static int fork_child(void *p)
+{
+    mtasts_record r, g;
+    mtasts_err err = {{0}};
+    pid_t holder;
+
+    (void)p;
+    CHECK_INT(mtasts_store_get(fork_store, "parent.example", &g, &err), MTASTS_OK,
+              "child get");
+    mtasts_record_free(&g);
+    make_record(&r, "c1", "version: STSv1\nmode: enforce\nmx: mx.child.example\nmax_age: 60\n",
+                2);
+    CHECK_INT(mtasts_store_put(fork_store, "child.example", &r, &err), MTASTS_OK,
+              "child put");
+    CHECK_INT(mtasts_store_lease_acquire(fork_store, "child.example", 10, 60, &holder, &err),
+              MTASTS_OK, "child lease");
+    CHECK_INT(mtasts_store_lease_release(fork_store, "child.example", &err), MTASTS_OK,
+              "child release");
+    CHECK_INT(in_child(fork_grandchild, NULL), 0, "grandchild");
+    mtasts_record_free(&r);
+    /* No close: a child of Exim may just exit. */
+    return unit_failed;
+}
+
+static void test_fork(void)
+{
+    char *dir = mkdir_tmp();
+    mtasts_record r, g;
+    mtasts_store_stats st;
+    mtasts_err err;
+    int i;
+
+    CHECK_INT(open_at(dir, true, NULL, &fork_store, &err), MTASTS_OK, err.msg);
+    make_record(&r, "p1", "version: STSv1\nmode: testing\nmx: mx.parent.example\nmax_age: 60\n",
+                1);
+    CHECK_INT(mtasts_store_put(fork_store, "parent.example", &r, &err), MTASTS_OK, "put");
+    for (i = 0; i < 3; i++)
+        CHECK_INT(in_child(fork_child, NULL), 0, "child uses the parent's handle");
+    CHECK_INT(mtasts_store_get(fork_store, "child.example", &g, &err), MTASTS_OK,
+              "parent sees the child's record");
+    CHECK_STR(g.id, "c1", "child's record");
+    mtasts_record_free(&g);
+    CHECK_INT(mtasts_store_put(fork_store, "after.example", &r, &err), MTASTS_OK,
+              "parent put after the children");
+    CHECK_INT(mtasts_store_get(fork_store, "parent.example", &g, &err), MTASTS_OK,
+              "parent get after the children");
+    mtasts_record_free(&g);
+    CHECK_INT(mtasts_store_stats_get(fork_store, &st, &err), MTASTS_OK, "stats");
+    CHECK_INT(st.readers_used, 0, "no reader slot held between calls, nor left by children");
+    mtasts_store_close(&fork_store);
+    mtasts_record_free(&r);
+    rm_tmp(dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Map growth, eviction, resizing by another process, stale readers     */
+
+static void domain_name(char *buf, size_t size, unsigned i)
+{
+    /* Scrambled, so that key order says nothing about age. */
+    snprintf(buf, size, "d%08x.example", i * 2654435761u);
+}
+
+static void test_tiny_map(void)
+{
+    char *dir = mkdir_tmp(), name[64], p[256];
+    mtasts_store_config cfg = {.path = dir, .create = true, .map_initial = 64 << 10,
+                               .map_max = 256 << 10, .notify = note};
+    notes n = {0, ""};
+    mtasts_store *s;
+    mtasts_store_stats st;
+    mtasts_record r, g;
+    mtasts_err err = {{0}};
+    struct stat fst;
+    unsigned i, fails = 0, recent = 0, old = 0, total = 5000;
+
+    cfg.notify_ctx = &n;
+    CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
+    for (i = 0; i < total; i++) {
+        make_record(&r, "id1", "version: STSv1\nmode: enforce\nmx: mx1.example.net\n"
+                    "mx: *.mx.example.org\nmax_age: 604800\n", 1700000000 + i);
+        domain_name(name, sizeof name, i);
+        mtasts_err_clear(&err);
+        if (mtasts_store_put(s, name, &r, &err) != MTASTS_OK && fails++ < 3)
+            printf("put %u: %s\n", i, err.msg);
+        if (i % 10 == 0) {      /* one domain in constant use */
+            r.last_used = 1700000000 + i;
+            if (mtasts_store_put(s, "hot.example", &r, &err) != MTASTS_OK)
+                fails++;
+        }
+        mtasts_record_free(&r);
+    }
+    CHECK_INT(fails, 0, "every put succeeds");
+    CHECK(strstr(n.all, "grown to 128 KiB") && strstr(n.all, "grown to 256 KiB"),
+          "growth notified: %.300s", n.all);
+    CHECK(strstr(n.all, "evicted") != NULL, "eviction notified");
+    CHECK_INT(mtasts_store_stats_get(s, &st, &err), MTASTS_OK, "stats");
+    CHECK(st.map_size <= 256 << 10, "map within map_max: %zu", st.map_size);
+    CHECK(st.entries > 200, "still holds many records: %zu", st.entries);
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    CHECK(stat(p, &fst) == 0 && fst.st_size <= 256 << 10, "data.mdb size %ld",
+          (long)fst.st_size);
+    for (i = 0; i < 200; i++) {
+        domain_name(name, sizeof name, i);
+        old += mtasts_store_get(s, name, &g, &err) == MTASTS_OK;
+        mtasts_record_free(&g);
+        domain_name(name, sizeof name, total - 1 - i);
+        recent += mtasts_store_get(s, name, &g, &err) == MTASTS_OK;
+        mtasts_record_free(&g);
+    }
+    /* Eviction removes runs of neighbouring keys whose newest record is
+     * oldest (deleting scattered single records would free no page): with
+     * keys unrelated to age it prefers old records without being exact. */
+    CHECK(recent >= 3 * old, "old records go first: %u of the oldest 200 remain, "
+          "%u of the newest 200", old, recent);
+    CHECK(recent >= 100, "many of the newest 200 remain: %u", recent);
+    CHECK_INT(mtasts_store_get(s, "hot.example", &g, &err), MTASTS_OK,
+              "a record in constant use survives");
+    mtasts_record_free(&g);
+    mtasts_store_close(&s);
+    rm_tmp(dir);
+}
+
+typedef struct grow_arg {
+    const char *dir;
+    unsigned n;
+} grow_arg;
+
+static int grow_child(void *p)
+{
+    grow_arg *a = p;
+    mtasts_store_config cfg = {.path = a->dir, .map_initial = 64 << 10, .map_max = 64 << 20};
+    mtasts_store *s;
+    mtasts_record r;
+    mtasts_err err = {{0}};
+    char name[64];
+    unsigned i;
+
+    CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
+    make_record(&r, "g", "version: STSv1\nmode: enforce\nmx: mx.example.net\nmax_age: 60\n", 3);
+    for (i = 0; s && i < a->n; i++) {
+        domain_name(name, sizeof name, i);
+        if (mtasts_store_put(s, name, &r, &err) != MTASTS_OK) {
+            CHECK(0, "child put: %s", err.msg);
+            break;
+        }
+    }
+    mtasts_record_free(&r);
+    mtasts_store_close(&s);
+    return unit_failed;
+}
+
+static void test_resized_by_other(void)
+{
+    char *dir = mkdir_tmp(), name[64];
+    mtasts_store_config cfg = {.path = dir, .create = true, .map_initial = 64 << 10,
+                               .map_max = 64 << 20, .notify = note};
+    notes n = {0, ""};
+    grow_arg a = {dir, 3000};
+    mtasts_store *s;
+    mtasts_store_stats st;
+    mtasts_record r, g;
+    mtasts_err err = {{0}};
+
+    cfg.notify_ctx = &n;
+    CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
+    make_record(&r, "", NULL, 1);
+    CHECK_INT(mtasts_store_put(s, "first.example", &r, &err), MTASTS_OK, "put");
+    CHECK_INT(in_child(grow_child, &a), 0, "another process grows the map");
+    domain_name(name, sizeof name, a.n - 1);
+    CHECK_INT(mtasts_store_get(s, name, &g, &err), MTASTS_OK, err.msg);
+    mtasts_record_free(&g);
+    CHECK(strstr(n.all, "resized by another process") != NULL, "notified: %s", n.all);
+    CHECK_INT(mtasts_store_put(s, "second.example", &r, &err), MTASTS_OK, "put after resize");
+    CHECK_INT(mtasts_store_stats_get(s, &st, &err), MTASTS_OK, "stats");
+    CHECK_INT(st.entries, a.n + 2, "entries");
+    CHECK(st.map_size > 64 << 10, "map adopted: %zu", st.map_size);
+    mtasts_record_free(&r);
+    mtasts_store_close(&s);
+    rm_tmp(dir);
+}
+
+static int stale_reader_child(void *p)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+
+    if (mdb_env_create(&env) || mdb_env_set_maxreaders(env, MTASTS_STORE_MAX_READERS)
+        || mdb_env_open(env, p, MDB_NOTLS, 0660) || mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))
+        return 1;
+    raise(SIGKILL);             /* dies holding a reader slot */
+    return 1;
+}
+
+static void test_stale_readers(void)
+{
+    char *dir = mkdir_tmp(), c;
+    notes n = {0, ""};
+    mtasts_store *s;
+    mtasts_err err;
+    int up[2], down[2], status;
+    pid_t keeper;
+
+    CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);
+    mtasts_store_close(&s);
+    /* The first process to open the environment resets the reader table,
+     * so another process keeps it open meanwhile, as Exim processes do. */
+    CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
+    fflush(stdout);
+    if ((keeper = fork()) == 0) {
+        mtasts_store *ks;
+        mtasts_err kerr;
+
+        if (open_at(dir, false, NULL, &ks, &kerr) != MTASTS_OK || write(up[1], "k", 1) != 1
+            || read(down[0], &c, 1) != 1)
+            _exit(1);
+        mtasts_store_close(&ks);
+        _exit(0);
+    }
+    CHECK_INT(read(up[0], &c, 1), 1, "keeper has the store open");
+    CHECK_INT(in_child(stale_reader_child, dir), 98, "child killed inside a read txn");
+    CHECK_INT(open_at(dir, false, &n, &s, &err), MTASTS_OK, err.msg);
+    CHECK(strstr(n.all, "cleared 1 stale reader") != NULL, "notified: %s", n.all);
+    mtasts_store_close(&s);
+    CHECK_INT(write(down[1], "x", 1), 1, "release keeper");
+    CHECK(waitpid(keeper, &status, 0) == keeper && WIFEXITED(status)
+          && WEXITSTATUS(status) == 0, "keeper status %d", status);
+    close(up[0]); close(up[1]); close(down[0]); close(down[1]);
+    rm_tmp(dir);
+}
+
+/* readers_full - a live process holds every reader slot: TEMPFAIL; once
+ * it is killed, one mdb_reader_check() recovers */
+static void test_readers_full(void)
+{
+    char *dir = mkdir_tmp(), c = 0;
+    notes n = {0, ""};
+    mtasts_store *s;
+    mtasts_record r, g;
+    mtasts_err err;
+    int up[2], status;
+    pid_t hog;
+
+    CHECK_INT(open_at(dir, true, &n, &s, &err), MTASTS_OK, err.msg);
+    make_record(&r, "", NULL, 1);
+    CHECK_INT(mtasts_store_put(s, "r.example", &r, &err), MTASTS_OK, "put");
+    CHECK(pipe(up) == 0, "pipe");
+    fflush(stdout);
+    if ((hog = fork()) == 0) {
+        MDB_env *env;
+        MDB_txn *txn;
+        int i = 0;
+
+        /* Its own environment (the inherited one is left alone). */
+        if (mdb_env_create(&env) || mdb_env_open(env, dir, MDB_NOTLS, 0660))
+            _exit(1);
+        while (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0)
+            i++;
+        c = i == MTASTS_STORE_MAX_READERS ? 'y' : 'n';
+        if (write(up[1], &c, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    CHECK(read(up[0], &c, 1) == 1 && c == 'y', "child holds all %d slots",
+          MTASTS_STORE_MAX_READERS);
+    mtasts_err_clear(&err);
+    CHECK_INT(mtasts_store_get(s, "r.example", &g, &err), MTASTS_TEMPFAIL,
+              "readers full, holder alive");
+    CHECK(strstr(err.msg, "MDB_READERS_FULL") != NULL, "message: %s", err.msg);
+    CHECK_INT(mtasts_store_put(s, "w.example", &r, &err), MTASTS_OK,
+              "writers need no reader slot");
+    kill(hog, SIGKILL);
+    waitpid(hog, &status, 0);
+    CHECK_INT(mtasts_store_get(s, "r.example", &g, &err), MTASTS_OK,
+              "recovered by mdb_reader_check");
+    mtasts_record_free(&g);
+    CHECK(strstr(n.all, "cleared 1022 stale reader") != NULL, "notified: %s", n.all);
+    close(up[0]);
+    close(up[1]);
+    mtasts_record_free(&r);
+    mtasts_store_close(&s);
+    rm_tmp(dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Leases                                                               */
+
+static mtasts_store *lease_store;
+static int lease_pipe[2];
+static int64_t lease_now;
+static unsigned lease_ttl;
+
+/* lease_holder_child - take the lease, tell the parent, wait to be killed */
+static pid_t lease_holder_child(void)
+{
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        mtasts_err err = {{0}};
+        pid_t h;
+        char ok = mtasts_store_lease_acquire(lease_store, "lease.example", lease_now,
+                                             lease_ttl, &h, &err) == MTASTS_OK ? 'y' : 'n';
+
+        if (write(lease_pipe[1], &ok, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    return pid;
+}
+
+static void test_lease(void)
+{
+    char *dir = mkdir_tmp(), c = 0;
+    mtasts_err err;
+    pid_t child, holder, self = getpid();
+    int status;
+
+    CHECK_INT(open_at(dir, true, NULL, &lease_store, &err), MTASTS_OK, err.msg);
+    CHECK_INT(pipe(lease_pipe), 0, "pipe");
+
+    /* acquire, refresh by the same process, release */
+    CHECK_INT(mtasts_store_lease_acquire(lease_store, "lease.example", 1000, 60, &holder, &err),
+              MTASTS_OK, "acquire");
+    CHECK_INT(holder, 0, "holder unset when acquired");
+    CHECK_INT(mtasts_store_lease_acquire(lease_store, "Lease.Example", 1001, 60, &holder, &err),
+              MTASTS_OK, "the holder may re-acquire (refresh)");
+    CHECK_INT(mtasts_store_lease_check(lease_store, "lease.example", 1002, &holder, &err),
+              MTASTS_OK, "check");
+    CHECK_INT(holder, self, "holder is us");
+    CHECK_INT(mtasts_store_lease_release(lease_store, "lease.example", &err), MTASTS_OK,
+              "release");
+    CHECK_INT(mtasts_store_lease_check(lease_store, "lease.example", 1002, &holder, &err),
+              MTASTS_NOT_FOUND, "released");
+    CHECK_INT(mtasts_store_lease_release(lease_store, "lease.example", &err), MTASTS_NOT_FOUND,
+              "release when not held");
+
+    /* another live process holds it; SIGKILL frees it */
+    lease_now = 1000;
+    lease_ttl = 600;
+    child = lease_holder_child();
+    CHECK(read(lease_pipe[0], &c, 1) == 1 && c == 'y', "child acquired");
+    CHECK_INT(mtasts_store_lease_acquire(lease_store, "lease.example", 1001, 60, &holder, &err),
+              MTASTS_TEMPFAIL, "held by another process");
+    CHECK_INT(holder, child, "holder pid");
+    CHECK_INT(mtasts_store_lease_check(lease_store, "lease.example", 1001, &holder, &err),
+              MTASTS_OK, "check sees the holder");
+    CHECK_INT(holder, child, "check holder pid");
+    CHECK_INT(mtasts_store_lease_release(lease_store, "lease.example", &err), MTASTS_NOT_FOUND,
+              "release of another's lease does nothing");
+    CHECK_INT(mtasts_store_lease_check(lease_store, "lease.example", 1001, &holder, &err),
+              MTASTS_OK, "still held");
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);         /* an unreaped zombie would still count */
+    CHECK_INT(mtasts_store_lease_check(lease_store, "lease.example", 1001, &holder, &err),
+              MTASTS_NOT_FOUND, "dead holder: no live lease");
+    CHECK_INT(mtasts_store_lease_acquire(lease_store, "lease.example", 1001, 60, &holder, &err),
+              MTASTS_OK, "acquire after the holder was killed");
+    CHECK_INT(mtasts_store_lease_release(lease_store, "lease.example", &err), MTASTS_OK,
+              "release");
+
+    /* a live holder whose lease expired */
+    lease_now = 2000;
+    lease_ttl = 10;
+    child = lease_holder_child();
+    CHECK(read(lease_pipe[0], &c, 1) == 1 && c == 'y', "child acquired");
+    CHECK_INT(mtasts_store_lease_acquire(lease_store, "lease.example", 2009, 60, &holder, &err),
+              MTASTS_TEMPFAIL, "not yet expired");
+    CHECK_INT(mtasts_store_lease_acquire(lease_store, "lease.example", 2010, 60, &holder, &err),
+              MTASTS_OK, "expired lease is taken over");
+    CHECK_INT(mtasts_store_lease_check(lease_store, "lease.example", 2011, &holder, &err),
+              MTASTS_OK, "check");
+    CHECK_INT(holder, self, "we hold it now");
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+
+    /* leases of other domains are independent */
+    CHECK_INT(mtasts_store_lease_acquire(lease_store, "other.example", 2011, 60, &holder, &err),
+              MTASTS_OK, "other domain");
+    CHECK_INT(mtasts_store_lease_check(lease_store, "third.example", 2011, &holder, &err),
+              MTASTS_NOT_FOUND, "no lease");
+    close(lease_pipe[0]);
+    close(lease_pipe[1]);
+    mtasts_store_close(&lease_store);
+    rm_tmp(dir);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    test_round_trip();
+    test_foreach_stats_flush();
+    test_open_and_schema();
+    test_modes_owner();
+    test_readonly();
+    test_fork();
+    test_tiny_map();
+    test_resized_by_other();
+    test_stale_readers();
+    test_readers_full();
+    test_lease();
+    return UNIT_DONE("store");
+}
