@@ -47,7 +47,10 @@
 #include "common.h"
 
 #define MTASTS_CONFIG_DEFAULT "/etc/exim4/mtasts.conf"
+/* The build sets it from PREFIX (make install puts the helper there). */
+#ifndef MTASTS_HELPER_DEFAULT
 #define MTASTS_HELPER_DEFAULT "/usr/lib/exim-mtasts/mtasts"
+#endif
 #define MTASTS_PATH_MAX 256
 
 typedef struct mtasts_options {
