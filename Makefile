@@ -22,8 +22,10 @@ WARN     := -Wall -Wextra -Werror -Wno-format-truncation
 CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 OPT      ?= -O2 -g
 SAN      ?=
+PREFIX   ?= /usr
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden \
-             -DMTASTS_VERSION='"$(VERSION)"' $(CFLAGS)
+             -DMTASTS_VERSION='"$(VERSION)"' \
+             -DMTASTS_HELPER_DEFAULT='"$(PREFIX)/lib/exim-mtasts/mtasts"' $(CFLAGS)
 
 NET_PKGS  := libcurl ldns
 NET_CFLAGS := $(shell pkg-config --cflags $(NET_PKGS) 2>/dev/null)
