@@ -66,6 +66,12 @@ deps:
 exim:
 	@bash tests/exim/build-all.sh >/dev/null
 
+# The helper's path is compiled in from PREFIX: rebuild when PREFIX changes.
+PREFIX_STAMP := $(BUILD)/.prefix$(subst /,_,$(PREFIX))
+$(PREFIX_STAMP):
+	@mkdir -p $(@D); rm -f $(BUILD)/.prefix*; touch $@
+$(BUILD)/core/options.o: $(PREFIX_STAMP)
+
 $(BUILD)/core/%.o: lookup/core/%.c $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(NET_CFLAGS) -c $< -o $@
@@ -139,7 +145,6 @@ clean:
 # PREFIX: that is where systemd and cron look); paths in them follow PREFIX.
 # uninstall (given the same variables) removes exactly what install installs,
 # then our own directories when empty.
-PREFIX            ?= /usr
 LOOKUP_MODULE_DIR ?=
 INST_HELPER_DIR    = $(PREFIX)/lib/exim-mtasts
 INST_SNIPPET_DIR   = $(PREFIX)/share/exim-mtasts/snippets

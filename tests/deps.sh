@@ -11,7 +11,7 @@ BUILD_PKGS=(build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-d
 # swaks speak STARTTLS.
 TEST_PKGS=(exim4-daemon-heavy exim4-dev nsd unbound ldnsutils bind9-dnsutils openssl
            ca-certificates curl python3 clang libclang-rt-14-dev valgrind iproute2
-           util-linux procps psmisc xz-utils dpkg-dev swaks libnet-ssleay-perl)
+           util-linux procps psmisc xz-utils dpkg-dev swaks man-db systemd libnet-ssleay-perl)
 
 need_root() {
     if [ "$(id -u)" != 0 ]; then

@@ -251,27 +251,37 @@ int cmd_lint_policy(int argc, char **argv)
 }
 
 /* decode_txt - one record argument to the joined TXT text. An argument
- * that starts (after blanks or "(") with a double quote is zone-file presentation
- * (RFC 1035 5.1): quoted character-strings of at most 255 octets with \X
- * and \DDD escapes, joined without separators as 3.1 says; parentheses are
- * skipped so that multi-line copies work. Anything else is the text itself.
- * out holds at least strlen(arg) + 1 bytes. NULL, or why it is malformed. */
+ * that starts (after blanks or "(") with a double quote is zone-file
+ * presentation (RFC 1035 5.1): quoted character-strings of at most 255
+ * octets with \X and \DDD escapes, joined without separators as 3.1 says;
+ * a line break is allowed only inside parentheses, as in a zone file (one
+ * record per argument). Anything else is the text itself. out holds at
+ * least strlen(arg) + 1 bytes. NULL, or why it is malformed. */
 static const char *decode_txt(const char *arg, char *out, size_t *outlen)
 {
     const char *p = arg + strspn(arg, " \t\r\n(");
     size_t o = 0;
+    int depth = 0;
+    bool newline = false;
 
     if (*p != '"') {
         *outlen = strlen(arg);
         memcpy(out, arg, *outlen + 1);
         return NULL;
     }
-    for (;;) {
+    for (p = arg;;) {
         size_t n = 0;
 
-        p += strspn(p, " \t\r\n()");
+        for (; *p && strchr(" \t\r\n()", *p); p++) {
+            depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+            if (depth < 0)
+                return "unbalanced parentheses";
+            newline |= *p == '\n' && depth == 0;
+        }
         if (!*p)
             break;
+        if (newline)
+            return "line break outside parentheses (give one record per argument)";
         if (*p++ != '"')
             return "text outside double quotes";
         for (; *p != '"'; n++) {
@@ -298,6 +308,8 @@ static const char *decode_txt(const char *arg, char *out, size_t *outlen)
         }
         p++;
     }
+    if (depth)
+        return "unbalanced parentheses";
     out[o] = '\0';
     *outlen = o;
     return NULL;

@@ -47,7 +47,8 @@ int cmd_query(int argc, char **argv)
         return cli_usage(query_usage, false);
     if (!cli_domain_arg(argv[optind], domain))
         return EXIT_USAGE;
-    if (!cli_load_settings(&sa, &o))
+    /* Network-facing parsing never as root (see resolve). */
+    if (!cli_load_settings(&sa, &o) || !cli_drop_privileges(&o))
         return EXIT_TROUBLE;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);

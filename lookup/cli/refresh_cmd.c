@@ -76,6 +76,15 @@ nomem:
     return false;
 }
 
+static void free_list(refresh_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->domains[i]);
+    free(l->domains);
+    l->domains = NULL;
+    l->n = 0;
+}
+
 static refresh_result classify(mtasts_outcome o)
 {
     switch (o) {
@@ -113,6 +122,10 @@ static void worker(const mtasts_options *o, const refresh_list *l, atomic_size_t
         }
         cli_resolve_domain(o, l->domains[i], true, within, false, &r, &res);
         m.outcome = (int)res.outcome;
+        /* A fetch skipped for backoff is a skip on purpose, not a failure
+         * of this run, also when a cached policy stays in force ("kept"). */
+        if (res.backoff)
+            m.outcome = (int)MTASTS_OUTCOME_BACKOFF;
         mtasts_strlcpy(m.reason, res.reason, sizeof m.reason);
         mtasts_record_free(&r);
         if (write(out, &m, sizeof m) != (ssize_t)sizeof m)
@@ -204,7 +217,8 @@ int cmd_refresh(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage(refresh_usage, false);
-    if (!cli_load_settings(&sa, &o))
+    /* Network-facing parsing never as root (see resolve). */
+    if (!cli_load_settings(&sa, &o) || !cli_drop_privileges(&o))
         return EXIT_TROUBLE;
 
     /* The list first, then the store closed again: children open their own. */
@@ -240,8 +254,14 @@ int cmd_refresh(int argc, char **argv)
                 break;      /* the children already started do the work */
             }
             if (pid == 0) {
+                /* _exit: the parent's stdio buffers and atexit handlers are
+                 * not ours; what we inherited is freed so that a leak check
+                 * of the children stays meaningful. */
                 close(fds[0]);
+                free(result);
+                free(msgs);
                 worker(&o, &l, next, (unsigned)within, (unsigned)jitter, fds[1]);
+                free_list(&l);
                 _exit(0);
             }
         }
@@ -305,9 +325,7 @@ out:
         close(fds[1]);
     if (next != MAP_FAILED)
         munmap(next, sizeof *next);
-    for (size_t i = 0; i < l.n; i++)
-        free(l.domains[i]);
-    free(l.domains);
+    free_list(&l);
     free(result);
     free(msgs);
     return rc;

@@ -183,7 +183,10 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
         res->record_changed = true;
     }
     if (s && res->record_changed && !mtasts_store_readonly(s)) {
-        r->last_used = now;
+        /* Only a lookup counts as use (eviction forgets unused domains);
+         * a forced resolve is the refresher's or an administrator's. */
+        if (!force)
+            r->last_used = now;
         if (mtasts_store_put(s, domain, r, &err) != MTASTS_OK && verbose)
             fprintf(stderr, "store: %s\n", err.msg);
     }

@@ -126,9 +126,11 @@ mtasts_status mtasts_resolve(mtasts_record *r, const char *domain, int64_t now,
         return finish(res, r, now, MTASTS_OUTCOME_CONFIRMED, NULL);
 
     /* 3.3: a failed id is not refetched before its backoff ends. */
-    if (strcmp(id, r->backoff_id) == 0 && now < r->backoff_until)
+    if (strcmp(id, r->backoff_id) == 0 && now < r->backoff_until) {
+        res->backoff = true;
         return no_new_policy(res, r, now, MTASTS_OUTCOME_BACKOFF,
                              r->last_error[0] ? r->last_error : "fetch backoff");
+    }
 
     res->fetched = true;
     res->record_changed = true;

@@ -90,6 +90,7 @@ typedef struct mtasts_resolve_result {
     bool record_changed;    /* r differs from what was passed in */
     bool txt_queried;
     bool fetched;           /* an HTTPS fetch was attempted */
+    bool backoff;           /* a fetch was due but skipped (3.3 backoff) */
     char reason[MTASTS_REASON_MAX + 1];
 } mtasts_resolve_result;
 

@@ -49,6 +49,7 @@ static const char *TESTING =
 static script sc;
 static mtasts_resolve_ops ops = { fake_txt, fake_fetch, &sc };
 static mtasts_resolve_config cfg = { .txt_recheck_interval = 3600 };
+static mtasts_resolve_result last;   /* the latest step's result */
 
 /* step - run one resolve at time now and check status, outcome, calls */
 static void step(const char *what, mtasts_record *r, int64_t now, mtasts_status want_st,
@@ -59,6 +60,7 @@ static void step(const char *what, mtasts_record *r, int64_t now, mtasts_status 
     mtasts_status st = mtasts_resolve(r, "example.com", now, &cfg, &ops, &res);
     char buf[128];
 
+    last = res;
     snprintf(buf, sizeof buf, "%s: status", what);
     CHECK_INT(st, want_st, buf);
     snprintf(buf, sizeof buf, "%s: outcome", what);
@@ -110,8 +112,10 @@ int main(void)
     /* Within the backoff: no refetch of id2 even when forced to check. */
     cfg.force_check = true;
     step("backoff", &r, T + 13100, MTASTS_OK, MTASTS_OUTCOME_KEPT, 1, 0);
+    CHECK(last.backoff, "backoff with a cache: reported as backoff");
     /* Second failure doubles the backoff. */
     step("retry after backoff", &r, T + 13400, MTASTS_OK, MTASTS_OUTCOME_KEPT, 1, 1);
+    CHECK(!last.backoff, "after the backoff: a fetch, not backoff");
     CHECK_INT(r.failures, 2, "second failure counted");
     CHECK_INT(r.backoff_until, T + 13400 + 600, "backoff doubles");
     /* The server recovers: new policy replaces the old one. */
@@ -139,6 +143,7 @@ int main(void)
     /* Recheck after the interval: same id still in backoff -> no fetch. */
     cfg.force_check = true;
     step("no cache, backoff", &r, T + 100, MTASTS_NOT_FOUND, MTASTS_OUTCOME_BACKOFF, 1, 0);
+    CHECK(last.backoff, "backoff without a cache: reported as backoff");
     cfg.force_check = false;
     mtasts_record_free(&r);
 
