@@ -185,7 +185,7 @@ uninstall:
 	  find $(DESTDIR)$(PREFIX)/share/exim-mtasts -depth -type d -empty -delete; fi
 	rmdir $(DESTDIR)$(INST_HELPER_DIR) 2>/dev/null || true
 
-# make bench: performance figures (not part of check; root, ~10 min), written
+# make bench: performance figures (not part of check; root, ~5 min), written
 # to docs/benchmarks.md. BENCH_QUICK=1 for a short trial run.
 .PHONY: bench
 bench:

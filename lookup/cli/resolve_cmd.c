@@ -267,9 +267,14 @@ int cmd_resolve(int argc, char **argv)
         mtasts_record_free(&r);
         return EXIT_TROUBLE;
     }
-    printf("status: %s\noutcome: %s\nreason: %s\n\n%.*s",
-           st == MTASTS_OK ? "ok" : "not-found", mtasts_outcome_name(res.outcome),
-           res.reason, (int)len, buf);
+    /* The header is text (the reason made printable, so it cannot end the
+     * header early); the record after the empty line is binary. */
+    for (char *c = res.reason; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    printf("status: %s\noutcome: %s\nreason: %s\n\n",
+           st == MTASTS_OK ? "ok" : "not-found", mtasts_outcome_name(res.outcome), res.reason);
+    fwrite(buf, 1, len, stdout);
     mtasts_record_free(&r);
     return st == MTASTS_OK ? EXIT_POLICY : EXIT_NO_POLICY;
 }
