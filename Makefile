@@ -56,6 +56,8 @@ EXIM_CFLAGS    = -isystem $(EXIM_BUILD_DIR) -DDYNLOOKUP -D_FILE_OFFSET_BITS=64 -
                  $(shell pkg-config --cflags openssl libpcre2-8 2>/dev/null)
 LOOKUP_SRC     := lookup/exim-lookup/mtasts_lookup.c
 DLFUNC_SRC     := lookup/exim-dlfunc/mtasts_dlfunc.c
+# What both adapters share: LMDB loaded at the first lookup, not at dlopen.
+ADAPTER_SRC    := lookup/exim-common/lmdb_lazy.c
 
 .PHONY: all deps exim module modules dlfunc cli unit check demo fuzz clean
 all: module dlfunc cli
@@ -84,22 +86,23 @@ $(NET_LIB): $(NET_OBJ)
 # make module: build/mtasts_lookup.so against EXIM_SRC.
 MODULE_OUT ?= $(BUILD)/mtasts_lookup.so
 module: $(MODULE_OUT)
-$(MODULE_OUT): $(LOOKUP_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+$(MODULE_OUT): $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
 	@test -n "$(EXIM_BUILD_DIR)" || { echo "EXIM_SRC=$(EXIM_SRC) is not a configured Exim tree (run make exim)"; exit 1; }
-	$(CC) $(CFLAGS_ALL) $(EXIM_CFLAGS) -Ilookup/core -shared -o $@ $(LOOKUP_SRC) $(CORE_LIB) $(LMDB_LIBS)
+	$(CC) $(CFLAGS_ALL) $(EXIM_CFLAGS) -Ilookup/core -shared -o $@ \
+	  $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) -ldl
 
 # One module per test Exim: build/exim-<ver>/mtasts_lookup.so.
 modules: $(foreach v,$(EXIM_VERSIONS),$(BUILD)/exim-$(v)/mtasts_lookup.so)
-$(BUILD)/exim-%/mtasts_lookup.so: $(LOOKUP_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+$(BUILD)/exim-%/mtasts_lookup.so: $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
 	@$(MAKE) --no-print-directory module EXIM_SRC=$(MTASTS_CACHE)/exim-$*/src MODULE_OUT=$@
 
 # Stock Debian exim4 exports only the local_scan API: a separate object
 # for ${dlfunc}, compiled against exim4-dev's headers.
 dlfunc: $(BUILD)/mtasts_dlfunc.so
-$(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+$(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
 	$(CC) $(CFLAGS_ALL) -DDLFUNC_IMPL -I/usr/include/exim4 -Ilookup/core -shared -o $@ \
-	  $(DLFUNC_SRC) $(CORE_LIB) $(LMDB_LIBS)
+	  $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) -ldl
 
 cli: $(BUILD)/mtasts
 $(BUILD)/mtasts: $(wildcard lookup/cli/*.c) $(NET_LIB) $(CORE_LIB)

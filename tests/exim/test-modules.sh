@@ -34,6 +34,17 @@ for v in "${EXIM_VERSIONS[@]}"; do
     check_eq "exim $v: a process not using the module prints nothing extra" "$out" "plain"
 done
 
+# Exim <= 4.98 loads every module into every process: the module must bring
+# no library along (LMDB is opened at the first lookup, network libraries
+# only ever in the helper).
+deps=$(ldd "$ROOT/build/exim-4.96/mtasts_lookup.so" | awk '{print $1}' | grep -vE '^(linux-vdso|libc\.so|/lib64/ld-linux)' | tr '\n' ' ')
+check_eq "the module links no library but libc" "$deps" ""
+install_module 4.96
+loaded=$(LD_DEBUG=libs "$(exim_prefix 4.96)/bin/exim" -C "$conf" -be plain 2>&1 | grep -oE 'calling init: [^ ]*' | grep -cE 'lmdb|curl|ldns' || true)
+check_eq "exim 4.96 -be without a lookup initialises no LMDB/curl/ldns" "$loaded" 0
+loaded=$(LD_DEBUG=libs "$(exim_prefix 4.96)/bin/exim" -C "$conf" -be "\${lookup mtasts,$O{x.test}{\$value}{NOPOLICY}}" 2>&1 | grep -oE 'calling init: [^ ]*lmdb[^ ]*' | head -1)
+check_grep "exim 4.96: the first lookup loads LMDB" 'liblmdb' "$loaded"
+
 # The 4.96 module in 4.98 (same magic, other Exim): the guard refuses.
 install_module 4.98 "$ROOT/build/exim-4.96/mtasts_lookup.so"
 out=$("$(exim_prefix 4.98)/bin/exim" -C "$conf" -be "\${lookup mtasts,$O{example.com}}" 2>&1)
