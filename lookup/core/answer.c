@@ -43,7 +43,7 @@ static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ..
     char msg[512];
     va_list ap;
 
-    if (!h || !h->log)
+    if (!h || !h->log || (lvl == MTASTS_LOG_DEBUG && !h->debug))
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -272,8 +272,8 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     if (s && mtasts_store_lease_check(s, domain, now, &holder, &e) == MTASTS_OK) {
         say(hooks, MTASTS_LOG_DEBUG, "mtasts: %s: pid %ld is fetching, waiting up to %us",
             domain, (long)holder, o.wait);
-        mtasts_wait_for_fetch(s, domain, o.wait, &r);
-        snprintf(reason, sizeof reason, "policy being fetched by pid %ld", (long)holder);
+        if (!mtasts_wait_for_fetch(s, domain, o.wait, &r))
+            snprintf(reason, sizeof reason, "policy being fetched by pid %ld", (long)holder);
     } else {
         mtasts_record fresh;
 

@@ -46,6 +46,8 @@ typedef enum mtasts_log_level {
 typedef struct mtasts_hooks {
     void (*log)(void *ctx, mtasts_log_level level, const char *msg);
     void *ctx;
+    bool debug;     /* MTASTS_LOG_DEBUG messages wanted (not even formatted
+                       otherwise: the hot path stays cheap) */
 } mtasts_hooks;
 
 /* Longest result text: the mx and mx_regex lists of a full policy

@@ -39,7 +39,7 @@ static void exim_log(void *ctx, mtasts_log_level level, const char *msg)
 MTASTS_API int mtasts_policy(uschar **yield, int argc, uschar *argv[])
 {
     static char out[MTASTS_ANSWER_MAX];
-    mtasts_hooks hooks = { exim_log, NULL };
+    mtasts_hooks hooks = { exim_log, NULL, (debug_selector & D_local_scan) != 0 };
     mtasts_err err = {{0}};
     unsigned ttl;
     mtasts_status st;

@@ -101,12 +101,13 @@ static int mtasts_find(void *handle, const uschar *filename, const uschar *query
 {
     /* Static: Exim processes are single-threaded, and the buffer is large. */
     static char out[MTASTS_ANSWER_MAX];
-    mtasts_hooks hooks = { exim_log, NULL };
+    mtasts_hooks hooks = { exim_log, NULL, false };
     mtasts_err err = {{0}};
     unsigned ttl = 0;
     mtasts_status st;
 
     (void)handle; (void)filename; (void)length;
+    MTASTS_DEBUG hooks.debug = true;
     MTASTS_DEBUG debug_printf_indent("mtasts: query \"%s\"%s%s\n", query,
                                      opts ? " options " : "", opts ? (const char *)opts : "");
     st = mtasts_answer((const char *)query, (const char *)opts, &hooks, out, sizeof out,
