@@ -141,6 +141,15 @@ $(test_macros)"
 
 setup_variant() {
     V=$1 D=${work:?}/$1 CONF=$work/$1/exim.conf
+    # Exim reads its configuration (and may run the helper) as the Exim
+    # user, and a checkout may sit where that user cannot reach (CI clones
+    # into a mode-700 directory): use copies under $work.
+    if [ ! -d "$work/snippets" ]; then
+        cp -r "$SNIP" "$work/snippets" && chmod -R a+rX "$work/snippets"
+        install -m 0755 "$BUILD/mtasts" "$work/mtasts"
+        install -m 0644 "$BUILD/mtasts_dlfunc.so" "$work/mtasts_dlfunc.so"
+    fi
+    SPLIT=$work/snippets/debian-split/conf.d HELPER=$work/mtasts DLFUNC=$work/mtasts_dlfunc.so
     mkdir -p "$D/spool" "$D/log" "$D/store"
     chown -R Debian-exim:Debian-exim "$D/spool" "$D/log" "$D/store"
     chmod 770 "$D/store"
