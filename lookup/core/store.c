@@ -1133,6 +1133,21 @@ static int acquire_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
     return mdb_put(txn, s->dbi, &l->key, &v, 0);
 }
 
+/* lease_prepare - the store usable (writable when write) and l's key set */
+static mtasts_status lease_prepare(mtasts_store *s, const char *domain, bool write,
+                                   lease_ctx *l, mtasts_err *err)
+{
+    mtasts_status st = write ? writable(s, err) : ready(s, err);
+
+    if (st != MTASTS_OK)
+        return st;
+    if (!lease_key(domain, l)) {
+        mtasts_errf(err, "store: invalid domain key");
+        return MTASTS_INVALID;
+    }
+    return MTASTS_OK;
+}
+
 mtasts_status mtasts_store_lease_acquire(mtasts_store *s, const char *domain,
                                          int64_t now, unsigned ttl, pid_t *holder,
                                          mtasts_err *err)
@@ -1142,12 +1157,8 @@ mtasts_status mtasts_store_lease_acquire(mtasts_store *s, const char *domain,
     int rc;
 
     *holder = 0;
-    if ((st = writable(s, err)) != MTASTS_OK)
+    if ((st = lease_prepare(s, domain, true, &l, err)) != MTASTS_OK)
         return st;
-    if (!lease_key(domain, &l)) {
-        mtasts_errf(err, "store: invalid domain key");
-        return MTASTS_INVALID;
-    }
     rc = run_txn(s, 0, acquire_fn, &l);
     if (rc == TXN_ABORT) {
         *holder = l.holder;
@@ -1178,12 +1189,8 @@ mtasts_status mtasts_store_lease_release(mtasts_store *s, const char *domain,
     mtasts_status st;
     int rc;
 
-    if ((st = writable(s, err)) != MTASTS_OK)
+    if ((st = lease_prepare(s, domain, true, &l, err)) != MTASTS_OK)
         return st;
-    if (!lease_key(domain, &l)) {
-        mtasts_errf(err, "store: invalid domain key");
-        return MTASTS_INVALID;
-    }
     rc = run_txn(s, 0, release_fn, &l);
     if (rc == 0 || rc == MDB_NOTFOUND)
         return rc == 0 ? MTASTS_OK : MTASTS_NOT_FOUND;
@@ -1205,12 +1212,8 @@ mtasts_status mtasts_store_lease_check(mtasts_store *s, const char *domain, int6
     int rc;
 
     *holder = 0;
-    if ((st = ready(s, err)) != MTASTS_OK)
+    if ((st = lease_prepare(s, domain, false, &l, err)) != MTASTS_OK)
         return st;
-    if (!lease_key(domain, &l)) {
-        mtasts_errf(err, "store: invalid domain key");
-        return MTASTS_INVALID;
-    }
     if ((rc = run_txn(s, MDB_RDONLY, check_fn, &l)) != 0)
         return fail(s, err, "reading a lease from", rc);
     *holder = l.holder;
