@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what exim-mtasts needs to build and test, on Debian 12 (bookworm).
 # Idempotent: installs only missing packages. Run as root (make deps).
+# Extra package names as arguments are installed too (tests/bench/deps.sh).
 set -euo pipefail
 
 BUILD_PKGS=(build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-dev
@@ -21,7 +22,7 @@ need_root() {
 }
 
 missing=()
-for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 

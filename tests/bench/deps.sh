@@ -11,28 +11,5 @@ set -euo pipefail
 
 BENCH_PKGS=(postfix-mta-sts-resolver python3-uvloop lmdb-utils time)
 
-missing=()
-for p in "${BENCH_PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-    echo "bench deps: all present"
-    exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-    echo "bench deps: must run as root (apt-get install); missing: ${missing[*]}" >&2
-    exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-# The package ships a service; it must not start on the host (the bench
-# starts its own daemon inside the test world).
-POLICY=/usr/sbin/policy-rc.d
-policy_added=0
-if [ ! -e "$POLICY" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$POLICY"; chmod 755 "$POLICY"; policy_added=1
-fi
-trap '[ $policy_added = 1 ] && rm -f "$POLICY"' EXIT
-echo "bench deps: installing ${missing[*]}"
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "bench deps: done"
+# One installer for the project: tests/deps.sh (no host daemons started).
+exec bash "$(dirname "$0")/../deps.sh" "${BENCH_PKGS[@]}"

@@ -16,7 +16,6 @@ DOC=${BENCH_DOC:-docs/benchmarks.md}
 export BENCH_BUILD=$PWD/$B
 
 echo "bench: dependencies"
-bash tests/deps.sh >/dev/null
 bash tests/bench/deps.sh
 bash tests/exim/build-exim.sh 4.96 >/dev/null
 
