@@ -34,6 +34,7 @@ static struct {
     mtasts_store *store;
     char store_path[MTASTS_PATH_MAX];
     bool store_failed_logged;
+    bool disabled_logged;
 } proc;
 
 static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ...)
@@ -233,6 +234,15 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     *ttl = 0;
     if (settings(opts, &o, err) != MTASTS_OK)
         return MTASTS_INVALID;
+    /* The off switch: no store, no helper, no policy; said once per process. */
+    if (o.disabled) {
+        if (!proc.disabled_logged)
+            say(hooks, MTASTS_LOG_MAIN, "mtasts: disabled (option disabled=yes): "
+                "every domain has no policy");
+        proc.disabled_logged = true;
+        mtasts_errf(err, "no policy: exim-mtasts is disabled (disabled=yes)");
+        return MTASTS_NOT_FOUND;
+    }
     rcfg.txt_recheck_interval = o.recheck;
 
     /* $domain may carry a trailing dot or capitals; IP literals and other

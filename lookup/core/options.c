@@ -32,6 +32,8 @@ static const opt_def opt_table[] = {
     PATH(proxy),
     { "dane", OPT_BOOL, offsetof(mtasts_options, dane), 0, 0 },
     UINT(map_max, 0, 64u << 20),   /* 0: default */
+    /* The emergency off switch (admin guide, "Rolling back"). */
+    { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
 };
 #undef PATH
 #undef UINT

@@ -39,6 +39,9 @@
  *     proxy            (none; environment ignored)
  *     dane             yes                          look for DANE (TLSA)
  *     map_max          1048576                      KiB, store size ceiling
+ *     disabled         no                           the emergency off switch:
+ *                                                   yes makes every lookup
+ *                                                   answer "no policy"
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -70,6 +73,7 @@ typedef struct mtasts_options {
     char proxy[MTASTS_PATH_MAX];
     bool dane;
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
+    bool disabled;             /* off switch: every lookup is "no policy" */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);

@@ -199,7 +199,13 @@ t "cache: no subcommand: exit 2" 2 --err usage -- cache
 t "cache: unknown subcommand: exit 2" 2 --err 'unknown subcommand' -- cache frob
 t "cache show: no domain: exit 2" 2 --err usage -- cache show
 t "cache list: extra argument: exit 2" 2 --err usage -- cache list x
-t "cache: missing store: exit 3" 3 --err "store $tmp/none" -- cache list --store "$tmp/none"
+t "cache list: a store not created yet is empty, exit 0" 0 --out "^store $tmp/none: empty" -- cache list --store "$tmp/none"
+t "cache list --json: a store not created yet is []" 0 --out '^\[\]$' -- cache list --json --store "$tmp/none"
+mkdir "$tmp/nodata"
+t "cache list: a store directory without data.mdb is empty, exit 0" 0 --out "^store $tmp/nodata: empty" -- cache list --store "$tmp/nodata"
+t "cache stats: a store not created yet: 0 entries, exit 0" 0 --out "^entries: +0$" -- cache stats --store "$tmp/none"
+t "cache show: a store not created yet: not stored, exit 1" 1 --err "not in the store" -- cache show --store "$tmp/none" a.test
+[ -e "$tmp/none" ] || [ -n "$(ls -A "$tmp/nodata")" ] && nok "cache list: creates no store" || ok "cache list: creates no store"
 t "refresh: bad --jobs: exit 2" 2 --err "jobs" -- refresh --jobs 0
 t "refresh: bad --within: exit 2" 2 --err "within" -- refresh --within x
 t "refresh: bad --jitter: exit 2" 2 --err "jitter" -- refresh --jitter 3601

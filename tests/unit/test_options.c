@@ -50,6 +50,12 @@ int main(void)
         CHECK(strstr(e.msg, bad[i].why) != NULL, "%s: reason \"%s\"", bad[i].text, e.msg);
     }
 
+    /* The off switch: off by default, "disabled=yes" turns every lookup off. */
+    mtasts_options_init(&o);
+    CHECK(!o.disabled, "disabled: no by default");
+    CHECK_INT(mtasts_options_parse(&o, "disabled=yes", &err), MTASTS_OK, "disabled=yes parses");
+    CHECK(o.disabled, "disabled=yes sets the off switch");
+
     /* Round trip: what the adapters hand to the helper parses back equal. */
     mtasts_options_init(&o);
     mtasts_options_parse(&o, "store=/a helper=/b/mtasts ca_file=/c.pem nameservers=127.0.0.53,"
