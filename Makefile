@@ -148,7 +148,10 @@ FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
 	@bash tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
-check: deps
+# The decoy first: it must survive make deps too (tests/install/decoy.sh).
+check:
+	@bash tests/install/decoy.sh start
+	@bash tests/deps.sh test
 	@bash tests/run-all.sh
 
 demo: deps

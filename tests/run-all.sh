@@ -30,6 +30,10 @@ run_suite() {
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
 }
 
+# A decoy exim4 process outside the test world (make check starts it before
+# make deps): the decoy suite at the end checks that nothing killed it.
+bash tests/install/decoy.sh start
+
 # Build steps are suites too: a build failure must show as a failure.
 build_step() { "$@" && echo "build: 1 passed, 0 failed" || echo "build: 0 passed, 1 failed"; }
 
@@ -58,6 +62,9 @@ run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
 [ -f tests/cli/test-cli-world.sh ] && run_suite cli-world  $WORLD bash tests/cli/test-cli-world.sh
 [ -f tests/install/test-install.sh ] && run_suite install  bash tests/install/test-install.sh
 [ -f tests/e2e/test-delivery.sh ]  && run_suite e2e        $WORLD bash tests/e2e/test-delivery.sh
+run_suite admin           bash tests/install/test-admin.sh
+run_suite walkthrough     $WORLD bash tests/install/test-walkthrough.sh
+run_suite decoy           bash tests/install/decoy.sh check
 
 echo
 echo "$total_pass passed, $total_fail failed"
