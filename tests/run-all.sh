@@ -64,6 +64,7 @@ run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
 [ -f tests/e2e/test-delivery.sh ]  && run_suite e2e        $WORLD bash tests/e2e/test-delivery.sh
 run_suite admin           bash tests/install/test-admin.sh
 run_suite walkthrough     $WORLD bash tests/install/test-walkthrough.sh
+run_suite offswitch       $WORLD bash tests/install/test-offswitch.sh
 run_suite decoy           bash tests/install/decoy.sh check
 
 echo
