@@ -72,7 +72,7 @@ HAVE_EXIM4_DEV = $(wildcard $(EXIM4_DEV_INCLUDE)/local_scan.h)
 # Exim source tree gets the CLI and the dlfunc object, which is all it needs.
 all: cli $(if $(HAVE_EXIM4_DEV),dlfunc) $(if $(EXIM_BUILD_DIR),module)
 	@$(if $(HAVE_EXIM4_DEV),,echo "make: skipped mtasts_dlfunc.so: no $(EXIM4_DEV_INCLUDE)/local_scan.h (apt-get install exim4-dev, or make build-deps)")
-	@$(if $(EXIM_BUILD_DIR),,echo "make: skipped mtasts_lookup.so: EXIM_SRC=$(EXIM_SRC) is no configured Exim tree (only Exims with LOOKUP_MODULE_DIR need it; Debian's exim4 uses mtasts_dlfunc.so)")
+	@$(if $(EXIM_BUILD_DIR),,echo "make: skipped mtasts_lookup.so: EXIM_SRC=$(EXIM_SRC) is not a configured Exim tree (only Exims with LOOKUP_MODULE_DIR need it; Debian's exim4 uses mtasts_dlfunc.so)")
 
 # Test dependencies (make check, make demo): the test toolchain and deb-src
 # entries for the test Exims; never needed on a host that only runs Exim.
@@ -188,11 +188,13 @@ INST_FILES = $(INST_HELPER_DIR)/mtasts $(PREFIX)/sbin/mtasts \
 INST_SED = sed 's|/usr/lib/exim-mtasts/|$(INST_HELPER_DIR)/|g'
 
 .PHONY: install uninstall
-install: cli dlfunc $(if $(LOOKUP_MODULE_DIR),module)
+# The dlfunc object needs exim4-dev's headers: a host without them (an Exim
+# with LOOKUP_MODULE_DIR, not Debian's) installs the rest.
+install: cli $(if $(HAVE_EXIM4_DEV),dlfunc) $(if $(LOOKUP_MODULE_DIR),module)
 	install -d $(DESTDIR)$(INST_HELPER_DIR) $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/exim4
 	install -m 0755 $(BUILD)/mtasts $(DESTDIR)$(INST_HELPER_DIR)/mtasts
 	ln -sfn ../lib/exim-mtasts/mtasts $(DESTDIR)$(PREFIX)/sbin/mtasts
-	install -m 0644 $(BUILD)/mtasts_dlfunc.so $(DESTDIR)$(PREFIX)/lib/exim4/mtasts_dlfunc.so
+	$(if $(HAVE_EXIM4_DEV),install -m 0644 $(BUILD)/mtasts_dlfunc.so $(DESTDIR)$(PREFIX)/lib/exim4/mtasts_dlfunc.so,@echo "make install: no mtasts_dlfunc.so (no $(EXIM4_DEV_INCLUDE)/local_scan.h)")
 	$(if $(LOOKUP_MODULE_DIR),install -D -m 0644 $(MODULE_OUT) $(DESTDIR)$(LOOKUP_MODULE_DIR)/mtasts_lookup.so)
 	$(foreach m,$(INST_MAN),install -D -m 0644 $(m) \
 	  $(DESTDIR)$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)) &&) true

@@ -60,6 +60,10 @@ out=$($MAKE -s BUILD="$B" EXIM_SRC=/nonexistent EXIM4_DEV_INCLUDE=/nonexistent 2
 [ "$rc" = 0 ] && [ ! -e "$B/mtasts_dlfunc.so" ] && grep -q "skipped mtasts_dlfunc.so: no /nonexistent/local_scan.h" <<<"$out" \
     && ok "make without exim4-dev headers: exit 0, the CLI only, says why" \
     || nok "make without exim4-dev headers: exit 0, the CLI only, says why" "exit $rc" "$out"
+out=$($MAKE -s install DESTDIR="$tmp/nodev" BUILD="$B" EXIM_SRC=/nonexistent EXIM4_DEV_INCLUDE=/nonexistent 2>&1); rc=$?
+[ "$rc" = 0 ] && [ -x "$tmp/nodev/usr/lib/exim-mtasts/mtasts" ] && [ ! -e "$tmp/nodev/usr/lib/exim4/mtasts_dlfunc.so" ] \
+    && ok "make install without exim4-dev headers: the rest is installed, no dlfunc object" \
+    || nok "make install without exim4-dev headers" "exit $rc" "$out"
 out=$($MAKE -s module BUILD="$B" EXIM_SRC=/nonexistent 2>&1) \
     && nok "make module without an Exim tree still fails" "$out" \
     || ok "make module without an Exim tree still fails (asked for explicitly)"
