@@ -167,7 +167,13 @@ exim4 -qff >/dev/null 2>&1
 
 step "guide: take the configuration out" disable-split
 [ -z "$(exim4 -bP router_list | grep mtasts)" ] && ok "no mtasts router left" || nok "no mtasts router left"
-step "guide: make uninstall, the store, the settings" uninstall
+# As on a host where systemd runs (SYSTEMD_RUN_DIR: a directory that exists),
+# with the stand-in systemctl: make uninstall disables the timer.
+: >"$T/systemctl.log"
+SYSTEMD_RUN_DIR=$T/bin step "guide: make uninstall, the store, the settings" uninstall
+grep -qx "disable --now mtasts-refresh.timer" "$T/systemctl.log" && grep -qx "daemon-reload" "$T/systemctl.log" \
+    && ok "make uninstall on a systemd host: systemctl disable --now mtasts-refresh.timer, daemon-reload" \
+    || nok "make uninstall on a systemd host disables the timer" "$(cat "$T/systemctl.log")"
 left=$(ls -d /usr/lib/exim4/mtasts_dlfunc.so /usr/lib/exim-mtasts /usr/sbin/mtasts /usr/share/exim-mtasts \
           /etc/cron.d/exim-mtasts /lib/systemd/system/mtasts-refresh.timer /var/spool/exim4/db/mtasts \
           /etc/exim4/mtasts.conf 2>/dev/null)
