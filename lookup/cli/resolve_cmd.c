@@ -116,6 +116,7 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
     mtasts_store_config sc = { .path = o->store, .create = true,
                                .map_max = (size_t)o->map_max << 10 };
     mtasts_resolve_config rc = { .txt_recheck_interval = o->recheck, .force_check = force,
+                                 .max_age_floor = o->max_age_floor,
                                  .refetch_within = refetch_within };
     mtasts_dns_config dc = {
         .resolv_conf = o->resolv_conf[0] ? o->resolv_conf : NULL,

@@ -234,6 +234,7 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     if (settings(opts, &o, err) != MTASTS_OK)
         return MTASTS_INVALID;
     rcfg.txt_recheck_interval = o.recheck;
+    rcfg.max_age_floor = o.max_age_floor;
 
     /* $domain may carry a trailing dot or capitals; IP literals and other
      * non-domains have no policy (RFC 8461 applies to domain names). */

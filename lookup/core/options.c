@@ -4,6 +4,7 @@
  */
 #include "options.h"
 #include "store.h"
+#include "resolve.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@ typedef struct opt_def {
 static const opt_def opt_table[] = {
     PATH(store), PATH(helper),
     UINT(timeout, 1, 600), UINT(wait, 0, 120), UINT(recheck, 1, 86400 * 7),
+    UINT(max_age_floor, 0, 86400),
     PATH(resolv_conf), PATH(nameservers),
     UINT(dns_timeout, 100, 60000), UINT(dns_tries, 1, 10),
     PATH(ca_file), PATH(ca_path),
@@ -46,6 +48,7 @@ void mtasts_options_init(mtasts_options *o)
     o->timeout = 75;
     o->wait = 10;
     o->recheck = 3600;
+    o->max_age_floor = MTASTS_MAX_AGE_FLOOR;
     o->dns_timeout = 5000;
     o->dns_tries = 2;
     o->connect_timeout = 10000;

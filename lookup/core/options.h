@@ -29,6 +29,8 @@
  *     wait             10                           s, wait for another
  *                                                   process's fetch
  *     recheck          3600                         s, TXT id trusted for
+ *     max_age_floor    3600                         s, least cache lifetime
+ *                                                   of a fetched policy
  *     resolv_conf      /etc/resolv.conf
  *     nameservers      (from resolv_conf)           ip[,ip...]
  *     dns_timeout      5000                         ms per try
@@ -59,6 +61,7 @@ typedef struct mtasts_options {
     unsigned timeout;          /* s */
     unsigned wait;             /* s */
     unsigned recheck;          /* s */
+    unsigned max_age_floor;    /* s, see resolve.h */
     char resolv_conf[MTASTS_PATH_MAX];
     char nameservers[MTASTS_PATH_MAX];
     unsigned dns_timeout;      /* ms */
