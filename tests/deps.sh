@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-dev
-            liblmdb-dev lmdb-utils libpcre2-dev libdb5.3-dev)
+            liblmdb-dev lmdb-utils libpcre2-dev libdb5.3-dev libidn2-dev)
 # Test world and tools: a real Exim (stock Debian, for ${dlfunc}), DNS servers,
 # DNS tools, openssl CLI for the test CA, Python for the HTTPS test servers,
 # clang/libFuzzer, valgrind, iproute2 for the namespace; libnet-ssleay-perl lets

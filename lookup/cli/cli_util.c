@@ -3,6 +3,7 @@
  */
 #include "cli_util.h"
 #include "domain.h"
+#include "idn.h"
 #include "mx_match.h"
 
 #include <errno.h>
@@ -71,12 +72,15 @@ bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 bool cli_domain_arg(const char *arg, char out[MTASTS_DOMAIN_MAX + 2])
 {
     mtasts_err err = {{0}};
+    mtasts_status st = mtasts_idn_to_ascii(arg, out, MTASTS_DOMAIN_MAX + 2, &err);
 
-    if (strlen(arg) > MTASTS_DOMAIN_MAX + 1) {
-        cli_error("invalid domain: longer than %d characters", MTASTS_DOMAIN_MAX);
+    if (st != MTASTS_OK) {
+        if (st == MTASTS_NOT_FOUND)
+            cli_error("invalid domain: longer than %d characters", MTASTS_DOMAIN_MAX);
+        else
+            cli_error("invalid domain: %s", err.msg);
         return false;
     }
-    mtasts_strlcpy(out, arg, MTASTS_DOMAIN_MAX + 2);
     mtasts_host_normalize(out);
     if (mtasts_domain_check(out, &err) != MTASTS_OK) {
         cli_error("%s", err.msg);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "dns.h"
 #include "domain.h"
+#include "idn.h"
 #include "fetch.h"
 #include "mx_match.h"
 #include "store.h"
@@ -256,7 +257,10 @@ int cmd_resolve(int argc, char **argv)
     }
     if (!cli_settings(config, opts, &o) || !cli_drop_privileges(&o))
         return EXIT_TROUBLE;
-    mtasts_strlcpy(domain, argv[optind], sizeof domain);
+    if (mtasts_idn_to_ascii(argv[optind], domain, sizeof domain, &err) != MTASTS_OK) {
+        fprintf(stderr, "mtasts: invalid domain: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
     mtasts_host_normalize(domain);
     if (mtasts_domain_check(domain, &err) != MTASTS_OK) {
         fprintf(stderr, "mtasts: %s\n", err.msg);

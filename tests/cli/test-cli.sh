@@ -132,14 +132,29 @@ t "match: wildcard does not cover two labels" 1 -- match a.b.example.com '*.exam
 t "match: exact name, case and trailing dot ignored" 0 --out '^mx\.example\.com$' -- match MX.Example.COM. 'mx.example.com.'
 t "match: second pattern reported" 0 --out '^\*\.example\.net$' -- match mx.example.net mx.example.com '*.example.net'
 t "match: no match prints nothing" 1 --out '^$' -- match mx.other.org mx.example.com
-t "match: invalid pattern *.*.example.com" 2 --err "only as the whole left-most label" -- match a.b.example.com '*.*.example.com'
-t "match: invalid pattern mx*.example.com" 2 --err "pattern \"mx\*.example.com\"" -- match mx1.example.com 'mx*.example.com'
-t "match: invalid pattern *" 2 --err 'pattern "\*"' -- match mx.example.com '*'
-t "match: invalid pattern a..b" 2 --err "empty label" -- match a.b 'a..b'
-t "match: empty pattern" 2 --err "empty" -- match a.b ''
-t "match: pattern with a line break" 2 --err "invalid character" -- match a.b $'a.b\nmode: enforce'
-t "match: invalid host (wildcard)" 2 --err "invalid domain" -- match '*.example.com' '*.example.com'
-t "match: invalid host (underscore)" 2 --err "invalid domain" -- match 'a_b.example.com' '*.example.com'
+# Issue 11 item 9: an invalid pattern never matches (exit 1, named on
+# stderr) and the other patterns still count; an invalid host is no match.
+t "match: invalid pattern *.*.example.com never matches" 1 --out '^$' \
+    --err 'pattern "\*\.\*\.example\.com": .*only as the whole left-most label.*never matches' \
+    -- match a.b.example.com '*.*.example.com'
+t "match: invalid pattern mx*.example.com" 1 --err "pattern \"mx\*.example.com\"" -- match mx1.example.com 'mx*.example.com'
+t "match: invalid pattern *" 1 --err 'pattern "\*"' -- match mx.example.com '*'
+t "match: invalid pattern a..b" 1 --err "empty label" -- match a.b 'a..b'
+t "match: empty pattern" 1 --err "empty" -- match a.b ''
+t "match: pattern with a line break" 1 --err "invalid character" -- match a.b $'a.b\nmode: enforce'
+t "match: a valid pattern after an invalid one still counts" 0 --out '^\*\.b\.example\.com$' \
+    --err 'pattern "\*\.\*\.example\.com"' -- match a.b.example.com '*.*.example.com' '*.b.example.com'
+t "match: a valid pattern before an invalid one still counts" 0 --out '^a\.b$' \
+    --err 'pattern "a\.\.b"' -- match a.b a.b 'a..b'
+t "match: invalid host (wildcard) is no match" 1 --err 'host "\*\.example\.com": not a host name' -- match '*.example.com' '*.example.com'
+t "match: invalid host (underscore) is no match" 1 --err "not a host name" -- match 'a_b.example.com' '*.example.com'
+t "match: empty host is no match" 1 --err 'host "": not a host name' -- match '' 'a.b'
+t "match: over-long host is no match" 1 --err "too long" -- match "$(printf 'a%.0s' {1..300}).example.com" '*.example.com'
+t "match: U-label host and pattern as A-labels" 0 --out '^\*\.xn--bcher-kva\.test$' -- match 'mx.Bücher.test' '*.bücher.test'
+t "match: U-label host against an A-label pattern" 0 --out '^mx\.xn--bcher-kva\.test$' -- match 'mx.bücher.test.' 'mx.xn--bcher-kva.test'
+t "match: unconvertible U-label pattern never matches" 1 --err 'pattern .*cannot be converted' -- match a.b $'a\xff.b'
+tj "match --json: the host as A-labels" 0 'd == {"host": "mx.xn--bcher-kva.test", "match": True, "pattern": "mx.xn--bcher-kva.test"}' \
+    -- match --json 'MX.BÜCHER.test' 'mx.xn--bcher-kva.test'
 t "match: host only: exit 2" 2 --err usage -- match mx.example.com
 tj "match --json: a match" 0 'd == {"host": "mx1.example.com", "match": True, "pattern": "*.example.com"}' \
     -- match --json MX1.example.com '*.EXAMPLE.com'
