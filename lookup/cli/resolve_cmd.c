@@ -277,8 +277,11 @@ int cmd_resolve(int argc, char **argv)
     for (char *c = res.reason; *c; c++)
         if (*c < 0x20 || *c == 0x7f)
             *c = '?';
+    /* A fetch skipped for backoff is "backoff" also when a cached policy
+     * stays in force: the adapter logs a failure once, when it happens. */
     printf("status: %s\noutcome: %s\nreason: %s\n\n",
-           st == MTASTS_OK ? "ok" : "not-found", mtasts_outcome_name(res.outcome), res.reason);
+           st == MTASTS_OK ? "ok" : "not-found",
+           mtasts_outcome_name(res.backoff ? MTASTS_OUTCOME_BACKOFF : res.outcome), res.reason);
     fwrite(buf, 1, len, stdout);
     mtasts_record_free(&r);
     return st == MTASTS_OK ? EXIT_POLICY : EXIT_NO_POLICY;
