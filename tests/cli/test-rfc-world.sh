@@ -92,5 +92,21 @@ tj "none: counted as unchanged, not failed" 0 'd["failed"] == 0 and d["unchanged
 ctl txt none.test 'v=STSv1; id=none1'
 ctl https none.test ok
 
+# ------------------------- mtasts(8): resolve's output, as documented
+S=$tmp/resolve; mkdir "$S"
+"$M" resolve --options "store=$S" enforce.test >"$tmp/resolve.out" 2>"$tmp/err"; rc=$?
+if [ "$rc" = 0 ] && "$PY" - "$tmp/resolve.out" <<'PY'
+import sys
+b = open(sys.argv[1], "rb").read()
+head, sep, rec = b.partition(b"\n\n")
+lines = head.decode().split("\n")
+assert sep and lines[0] == "status: ok" and lines[1] == "outcome: fetched", lines
+assert lines[2].startswith("reason: ") and len(lines) == 3, lines
+assert rec[:1] == b"S" and b"mx1.enforce.test" in rec, rec[:16]
+PY
+then ok "resolve: text header, empty line, binary record (mtasts(8))"
+else nok "resolve: text header, empty line, binary record (mtasts(8))" "exit $rc" "$(head -c 200 "$tmp/resolve.out" | od -c | head -5)"
+fi
+
 echo "rfc-world: $pass passed, $fail failed"
 [ "$fail" = 0 ]
