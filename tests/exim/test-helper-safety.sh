@@ -66,9 +66,10 @@ store_dir() {
         missing) true ;;
         root) mkdir "$2" && chmod 755 "$2" ;;
         link) mkdir "$2.target" && chown Debian-exim:Debian-exim "$2.target" && ln -s "$2.target" "$2" ;;
+        link-root) mkdir "$2.target" && ln -s "$2.target" "$2" ;;
     esac || { echo "cannot make a $1 store"; exit 2; }
 }
-for state in normal missing root link; do
+for state in normal missing root link link-root; do
     S=$work/store-$state
     store_dir "$state" "$S"
     lookup_bg "$S" "fetch_timeout=3000" slow.test "$work/drop-$state"
@@ -97,8 +98,9 @@ for state in normal missing root link; do
     wait
 done
 # query runs the same network code for an administrator.
-"$HELPER" query --store "$work/store-root" --options "fetch_timeout=3000" slow.test >/dev/null 2>&1 &
-h=$(helper_pid "mtasts query --store $work/store-root")
+store_dir root "$work/store-query"
+"$HELPER" query --store "$work/store-query" --options "fetch_timeout=3000" slow.test >/dev/null 2>&1 &
+h=$(helper_pid "mtasts query --store $work/store-query")
 if [ -n "$h" ]; then
     sleep 0.3
     check_eq "query run by root runs as Debian-exim only" "$(ids "$h")" "$WANT_IDS"
