@@ -131,19 +131,27 @@ for user in root no-such-user-mtasts; do
 done
 
 # ---------------------------------------------------------------- item 5
-# What the spawned process holds: a stand-in helper lists its own
-# descriptors (the shell's own script descriptor aside) and exits.
+# What the spawned process holds: a stand-in helper becomes "sleep", which
+# opens nothing, and its descriptors are read from outside.
 cat >"$work/fd-helper" <<EOF
 #!/bin/sh
-ls -l /proc/\$\$/fd | awk 'NR > 1 && \$NF != "$work/fd-helper" {print \$(NF-2), \$NF}' | sort -n >"$work/fds"
+exec sleep 2.41
 EOF
 chmod 755 "$work/fd-helper" || exit 2
 "$exim96" -C "$conf" -be \
     "\${lookup{k}lsearch{$secret}}:\${lookup mtasts,store=$work/store-normal,helper=$work/fd-helper{fd.test}{\$value}{NOPOLICY}}" \
-    >"$work/fd.out" 2>/dev/null
+    >"$work/fd.out" 2>/dev/null &
+h=$(helper_pid "^sleep 2\.41\$")
+if [ -n "$h" ]; then
+    sleep 0.3   # past sleep's own start-up (locale files)
+    check_eq "the spawned helper holds 0, 1, 2 and its pipe, nothing else" \
+        "$(ls -l "/proc/$h/fd" | awk 'NR > 1 {print $(NF-2), $NF}' | sort -n |
+           sed -E 's/pipe:\[[0-9]+\]/pipe/' | tr '\n' ' ')" "0 /dev/null 1 pipe 2 /dev/null "
+else
+    not_ok "fd: no stand-in helper found"
+fi
+wait
 check_eq "Exim held the root-only lsearch file open" "$(cat "$work/fd.out")" "v:NOPOLICY"
-check_eq "the spawned helper holds 0, 1, 2 and its pipe, nothing else" \
-    "$(sed -E 's/pipe:\[[0-9]+\]/pipe/' "$work/fds" | tr '\n' ' ')" "0 /dev/null 1 pipe 2 /dev/null "
 # And the real helper, while it works: nothing of Exim's.
 store_dir normal "$work/store-fd"
 lookup_bg "$work/store-fd" "fetch_timeout=3000" slow.test "$work/fd-real"
