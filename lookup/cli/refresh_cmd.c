@@ -224,7 +224,7 @@ int cmd_refresh(int argc, char **argv)
     if (optind != argc)
         return cli_usage(refresh_usage, false);
     /* Network-facing parsing never as root (see resolve). */
-    if (!cli_load_settings(&sa, &o) || !cli_drop_privileges(&o))
+    if (!cli_load_settings(&sa, &o) || !cli_unprivileged(&o))
         return EXIT_TROUBLE;
 
     /* The list first, then the store closed again: children open their own. */

@@ -163,7 +163,7 @@ static mtasts_status run_helper(const mtasts_options *o, const char *domain,
     size_t len;
     int code;
     mtasts_status st;
-    const char *body, *rl;
+    const char *body, *rl, *rl_end;
 
     mtasts_options_format(o, optbuf, sizeof optbuf);
     say(h, MTASTS_LOG_DEBUG, "mtasts: running %s resolve %s", o->helper, domain);
@@ -174,16 +174,18 @@ static mtasts_status run_helper(const mtasts_options *o, const char *domain,
     }
     /* Output: "status: ...\nreason: ...\n\n" then the record. */
     body = strstr(out, "\n\n");
+    rl = strstr(out, "\nreason: ");
+    rl_end = rl ? strchr(rl + 9, '\n') : NULL;
     if (strncmp(out, "status: ", 8) != 0 || !body) {
-        snprintf(reason, reasonsize, "helper %s exited %d without an answer", o->helper, code);
+        /* A helper that refused to work (it could not give up root) says why. */
+        snprintf(reason, reasonsize, "helper %s exited %d without an answer%s%.*s", o->helper,
+                 code, rl_end ? ": " : "", rl_end ? (int)(rl_end - rl - 9) : 0,
+                 rl_end ? rl + 9 : "");
         return MTASTS_TEMPFAIL;
     }
     *trouble = strstr(out, "\noutcome: kept\n") || strstr(out, "\noutcome: fetch-failed\n");
-    rl = strstr(out, "\nreason: ");
-    if (rl && rl < body) {
-        rl += 9;
-        snprintf(reason, reasonsize, "%.*s", (int)(strchr(rl, '\n') - rl), rl);
-    }
+    if (rl_end && rl < body)
+        snprintf(reason, reasonsize, "%.*s", (int)(rl_end - rl - 9), rl + 9);
     mtasts_record_free(r);
     if (mtasts_record_decode(body + 2, len - (size_t)(body + 2 - out), r, &err) != MTASTS_OK) {
         snprintf(reason, reasonsize, "helper answer unreadable: %s", err.msg);

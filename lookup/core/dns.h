@@ -8,6 +8,8 @@
  *     mtasts_status mtasts_dns_open(const mtasts_dns_config *cfg,
  *                                   mtasts_dns **out, mtasts_err *err);
  *     void mtasts_dns_close(mtasts_dns **dns);
+void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
+ *     void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
  *     mtasts_status mtasts_dns_sts_id(mtasts_dns *dns, const char *domain,
  *                                     char id_out[MTASTS_ID_MAX + 1],
  *                                     mtasts_err *err);
@@ -33,6 +35,11 @@
  *     mtasts_dns_close() frees the handle and NULLs *dns. A handle may be
  *     used in a child after fork() (it keeps no sockets open between
  *     queries).
+ *
+ *     mtasts_dns_set_budget() gives every later query of the handle one
+ *     deadline, budget_ms from now (0: none): a query shortens its tries to
+ *     end by then, and past it fails at once (MTASTS_TEMPFAIL, "no time
+ *     left"). The helper uses it to stay within the adapter's timeout.
  *
  *     mtasts_dns_sts_id() looks up "_mta-sts.<domain>" TXT (RFC 8461 3.1),
  *     joins each record's character-strings without separators and hands
@@ -157,6 +164,7 @@ typedef struct mtasts_dane_info {
 mtasts_status mtasts_dns_open(const mtasts_dns_config *cfg, mtasts_dns **out,
                               mtasts_err *err);
 void mtasts_dns_close(mtasts_dns **dns);
+void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
 
 mtasts_status mtasts_dns_sts_id(mtasts_dns *dns, const char *domain,
                                 char id_out[MTASTS_ID_MAX + 1],

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* At most this much of the adapter's timeout is kept back from the helper. */
+#define HELPER_MARGIN_MS 5000
+
 typedef enum { OPT_PATH, OPT_UINT, OPT_BOOL } opt_kind;
 
 typedef struct opt_def {
@@ -24,7 +27,7 @@ typedef struct opt_def {
 #define PATH(n) { #n, OPT_PATH, offsetof(mtasts_options, n), 0, 0 }
 #define UINT(n, lo, hi) { #n, OPT_UINT, offsetof(mtasts_options, n), lo, hi }
 static const opt_def opt_table[] = {
-    PATH(store), PATH(helper),
+    PATH(store), PATH(helper), PATH(user),
     UINT(timeout, 1, 600), UINT(wait, 0, 120), UINT(recheck, 1, 86400 * 7),
     UINT(max_age_floor, 0, 86400),
     PATH(resolv_conf), PATH(nameservers),
@@ -43,6 +46,7 @@ void mtasts_options_init(mtasts_options *o)
     memset(o, 0, sizeof *o);
     mtasts_strlcpy(o->store, MTASTS_STORE_DEFAULT_PATH, sizeof o->store);
     mtasts_strlcpy(o->helper, MTASTS_HELPER_DEFAULT, sizeof o->helper);
+    mtasts_strlcpy(o->user, MTASTS_USER_DEFAULT, sizeof o->user);
     /* The helper's worst case: two DNS tries of 5 s for TXT and for DANE,
      * plus a 30 s fetch, plus margin; Exim waits for it while routing. */
     o->timeout = 75;
@@ -204,4 +208,13 @@ size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size)
             n += (size_t)w;
     }
     return n < size ? n : size;
+}
+
+unsigned mtasts_options_helper_budget_ms(const mtasts_options *o)
+{
+    unsigned t = o->timeout * 1000u;
+
+    /* A margin for starting, storing and printing (and the kernel's
+     * scheduling on a loaded host) before the adapter's SIGKILL. */
+    return t - (t / 5 < HELPER_MARGIN_MS ? t / 5 : HELPER_MARGIN_MS);
 }

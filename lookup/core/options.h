@@ -9,6 +9,7 @@
  *     mtasts_status mtasts_options_load(mtasts_options *o, const char *path,
  *                                       mtasts_err *err);
  *     size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size);
+ *     unsigned mtasts_options_helper_budget_ms(const mtasts_options *o);
  * DESCRIPTION
  *     Settings come, later ones overriding earlier ones, from the defaults,
  *     the configuration file (MTASTS_CONFIG_DEFAULT when it exists, or the
@@ -25,6 +26,8 @@
  *     key              default                      meaning
  *     store            /var/spool/exim4/db/mtasts   LMDB store directory
  *     helper           /usr/lib/exim-mtasts/mtasts  the helper (CLI) binary
+ *     user             Debian-exim                  the helper's user when
+ *                                                   started as root
  *     timeout          75                           s, helper run at most
  *     wait             10                           s, wait for another
  *                                                   process's fetch
@@ -53,11 +56,17 @@
 #ifndef MTASTS_HELPER_DEFAULT
 #define MTASTS_HELPER_DEFAULT "/usr/lib/exim-mtasts/mtasts"
 #endif
+/* The unprivileged user the helper (and every network or store command of
+ * the CLI) becomes when started as root: Exim's user on Debian. */
+#ifndef MTASTS_USER_DEFAULT
+#define MTASTS_USER_DEFAULT "Debian-exim"
+#endif
 #define MTASTS_PATH_MAX 256
 
 typedef struct mtasts_options {
     char store[MTASTS_PATH_MAX];
     char helper[MTASTS_PATH_MAX];
+    char user[MTASTS_PATH_MAX];
     unsigned timeout;          /* s */
     unsigned wait;             /* s */
     unsigned recheck;          /* s */
@@ -79,5 +88,9 @@ void mtasts_options_init(mtasts_options *o);
 mtasts_status mtasts_options_parse(mtasts_options *o, const char *text, mtasts_err *err);
 mtasts_status mtasts_options_load(mtasts_options *o, const char *path, mtasts_err *err);
 size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size);
+/* The helper's own deadline, in ms from its start: timeout less a margin of
+ * a fifth of it, at most 5 s (75 s -> 70 s). The adapter kills the helper
+ * at timeout; within the budget the helper has stored and printed its answer. */
+unsigned mtasts_options_helper_budget_ms(const mtasts_options *o);
 
 #endif

@@ -15,8 +15,11 @@ if [ -z "${WORLD_DIR:-}" ]; then
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 source tests/cli/lib.sh
+# Run as root, the store commands work as the Exim user (the "user" setting):
+# the store must be theirs and reachable.
+chmod 755 "$tmp"
 S=$tmp/store
-mkdir "$S"
+mkdir "$S" && chown Debian-exim: "$S"
 ST=(--store "$S")
 
 # ------------------------------------------------------------------- query
@@ -132,7 +135,7 @@ tj "refresh: the store holds the new policy" 0 'd["id"] == "idchange2" and d["mo
 # A policy far from expiry is refreshed only when its TXT check is due: make
 # the check due in 3 seconds (recheck=3), then wait for it.
 S2=$tmp/store2
-mkdir "$S2"
+mkdir "$S2" && chown Debian-exim: "$S2"
 "$M" query --store "$S2" --options recheck=3 maxage-big.test >/dev/null 2>&1
 tj "refresh: a year-long policy is not due yet" 0 'd["skipped"] == 1 and d["domains"] == []' \
     -- refresh --json --store "$S2"

@@ -53,6 +53,11 @@ check "silent DNS on $WORLD_SILENT_DNS never answers (UDP)" \
     bash -c '[ "$1" -ne 0 ] && [ "$2" -ge 900 ]' _ "$rc" "$ms"
 r=$(dig +tcp +time=1 +tries=1 @"$WORLD_SILENT_DNS" enforce.test SOA 2>&1) && rc=0 || rc=$?
 check "silent DNS never answers (TCP)" test "$rc" -ne 0
+r=$(q @"$WORLD_RESOLVER" mx.slow-dane.test A)
+check "slow-dane.test: mx A answered with AD" \
+    bash -c 'grep -q "^;; flags:.* ad" <<<"$1" && grep -q "A.$2" <<<"$1"' _ "$r" "$WORLD_RECEIVER_GOOD"
+r=$(dig +time=2 +tries=1 @"$WORLD_RESOLVER" _25._tcp.mx.slow-dane.test TLSA 2>&1) && rc=0 || rc=$?
+check "slow-dane.test: its TLSA name (behind the silent server) gets no answer" test "$rc" -ne 0
 r=$(q _mta-sts.two-records.test TXT)
 check "two-records.test: two v=STSv1 TXT records" \
     test "$(grep -c 'TXT.*"v=STSv1' <<<"$r")" = 2

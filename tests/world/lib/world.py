@@ -27,6 +27,7 @@ import time
 AUTH_DNS = "127.0.0.2"
 RESOLVER = "127.0.0.53"
 HTTPS_IP = "127.0.1.1"
+SILENT_DNS = "127.0.0.54"  # run-in-world starts the silent server here
 TTL = 5
 KEYALG = "ECDSAP256SHA256"  # alg 13: keygen and signing take milliseconds
 WRONG_NAME = "not-the-host.test"
@@ -104,6 +105,8 @@ def substitute(text, recv_by_name, tlsa):
         key, arg = m.group(1), m.group(2)
         if key == "HTTPS" and arg is None:
             return HTTPS_IP
+        if key == "SILENT" and arg is None:
+            return SILENT_DNS
         if key == "IP" and arg in recv_by_name:
             return recv_by_name[arg]["ip"]
         if key == "TLSA311" and arg in tlsa:
