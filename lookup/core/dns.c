@@ -676,11 +676,13 @@ mtasts_status mtasts_dns_host_addrs(mtasts_dns *d, const char *host,
             mtasts_errf(&why, "%s: NXDOMAIN", host);
             break;
         }
-        if (st != MTASTS_OK) {
-            if (st != MTASTS_NOT_FOUND)
-                worst = st;
-            continue;
+        if (st != MTASTS_OK && st != MTASTS_NOT_FOUND) {
+            /* A resolver in trouble: do not wait for it twice. */
+            worst = st;
+            break;
         }
+        if (st != MTASTS_OK)
+            continue;
         for (j = 0; j < ldns_rr_list_rr_count(r.rrs) && out->n < MTASTS_DNS_ADDRS_MAX; j++) {
             ldns_rr *rr = ldns_rr_list_rr(r.rrs, j);
             char *s = ldns_rr_rd_count(rr) ? ldns_rdf2str(ldns_rr_rdf(rr, 0)) : NULL;

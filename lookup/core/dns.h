@@ -173,8 +173,9 @@ mtasts_status mtasts_dns_dane(mtasts_dns *dns, const char *domain,
  * A and AAAA records, CNAMEs followed, in text form, at most
  * MTASTS_DNS_ADDRS_MAX (IPv4 first). MTASTS_OK with n >= 1; NOT_FOUND
  * (NXDOMAIN, or neither A nor AAAA); TEMPFAIL (SERVFAIL, timeout ... of
- * either lookup while the other found nothing); INVALID; SYSERR. err
- * names the query unless OK. */
+ * the A lookup, then AAAA is not asked, so the worst case is one query's;
+ * or of the AAAA lookup without A records); INVALID; SYSERR. err names
+ * the query unless OK. */
 #define MTASTS_DNS_ADDRS_MAX 16
 typedef struct mtasts_host_addrs {
     size_t n;

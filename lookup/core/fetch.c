@@ -310,8 +310,14 @@ static mtasts_status policy_host_entry(const mtasts_fetch_config *cfg,
         return MTASTS_SYSERR;
     }
     if (st != MTASTS_OK) {
+        const char *detail = why.msg;
+        size_t hl = strlen(host);
+
+        /* "mta-sts.x: NXDOMAIN" / "mta-sts.x A: SERVFAIL": the host once. */
+        if (strncmp(detail, host, hl) == 0 && (detail[hl] == ':' || detail[hl] == ' '))
+            detail += hl + strspn(detail + hl, ": ");
         *kind = MTASTS_FETCH_ERR_RESOLVE;
-        mtasts_errf(err, "%s: cannot resolve host name (%s)", host, why.msg);
+        mtasts_errf(err, "%s: cannot resolve host name (%s)", host, detail);
         return MTASTS_FETCH_FAILED;
     }
     n = snprintf(entry, sizeof entry, "%s:443:", host);
@@ -328,7 +334,7 @@ static mtasts_status policy_host_entry(const mtasts_fetch_config *cfg,
     if (used == 0) {
         *kind = MTASTS_FETCH_ERR_ADDRESS;
         mtasts_errf(err, "%s: refused: non-public address %s "
-                    "(allow_private_policy_host)", host, refused);
+                    "(allow_private_policy_host)", host, refused ? refused : "?");
         return MTASTS_FETCH_FAILED;
     }
     *out = curl_slist_append(NULL, entry);

@@ -54,6 +54,8 @@
  * 35d policy host on 127/8, allow_private unset  enforce.test       FETCH_FAILED "non-public address", no request
  * 35e /etc/hosts and resolv.conf say otherwise enforce.test, nameservers=$WORLD_RESOLVER
  *                                                                    OK from 127.0.1.1 (the configured resolver)
+ * 35f configured resolver is silent       enforce.test, nameservers=$WORLD_SILENT_DNS
+ *                                                                    FETCH_FAILED "cannot resolve host name (A: timeout"
  *     and the good cases: enforce.test (200, text/plain), charset.test
  *     (text/plain; charset=utf-8), chunked.test (chunked), ca_file=$WORLD_CA,
  *     a fetch in a forked child (handle re-created), handle reuse.
@@ -498,6 +500,25 @@ static void test_fetch_security(void)
     CHECK_INT(https_count("enforce.test"), before, "no request to a refused address");
 
     trust_matrix();
+
+    /* The policy host's lookup goes to the configured (here: silent)
+     * resolver: a bounded DNS failure, not the system resolver's answer. */
+    {
+        mtasts_dns_config dc = { .nameservers = env_or("WORLD_SILENT_DNS", "127.0.0.54"),
+                                 .timeout_ms = 300, .retries = 1 };
+        mtasts_err err = {{0}};
+        double t0 = now_s();
+
+        CHECK_INT(mtasts_dns_open(&dc, &cfg.dns, &err), MTASTS_OK, "open (silent)");
+        cfg.allow_private = true;
+        check_fetch(&cfg, "enforce.test", MTASTS_FETCH_FAILED,
+                    "mta-sts.enforce.test: cannot resolve host name (A: timeout after 1 try",
+                    NULL, &info);
+        CHECK_INT(info.fail, MTASTS_FETCH_ERR_RESOLVE, "silent resolver kind");
+        CHECK(now_s() - t0 < 3.0, "silent resolver: bounded");
+        mtasts_dns_close(&cfg.dns);
+        cfg.allow_private = false;
+    }
 
     snprintf(line, sizeof line, "127.0.0.1 localhost\n127.0.1.2 mta-sts.enforce.test\n");
     if (temp_file(hosts, line)) {
