@@ -537,7 +537,7 @@ mtasts_status mtasts_fetch_policy(const mtasts_fetch_config *cfg,
     CURL *c;
     CURLcode rc;
     mtasts_status st;
-    unsigned connect_ms, total_ms;
+    unsigned connect_ms, total_ms, curl_total_ms;
     long status = 0;
     char *ct = NULL;
 
@@ -586,12 +586,21 @@ mtasts_status mtasts_fetch_policy(const mtasts_fetch_config *cfg,
     if (connect_ms > total_ms)
         connect_ms = total_ms;
 
+    if (curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, host) != CURLE_OK) {
+        /* Without it the subject CN would count as a name: refuse. */
+        curl_slist_free_all(headers);
+        mtasts_errf(err, "libcurl: no OpenSSL context callback (%s): cannot "
+                    "check the certificate's DNS names", mtasts_fetch_version());
+        return MTASTS_SYSERR;
+    }
     if (!proxied) {
         double t0 = now_ms();
 
         st = policy_host_entry(cfg, host, &resolved, &kind, err);
         dns_ms = now_ms() - t0;
         if (st != MTASTS_OK) {
+            curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, NULL);
             curl_slist_free_all(headers);
             info->dns_ms = info->total_ms = dns_ms;
             info->fail = kind;
@@ -602,19 +611,13 @@ mtasts_status mtasts_fetch_policy(const mtasts_fetch_config *cfg,
     b.curl = c;
     b.declared = -1;
     errbuf[0] = '\0';
-    set_options(c, cfg, url, headers, &b, errbuf, connect_ms, total_ms);
+    /* The lookup counts against the total (3.3: within a minute). */
+    curl_total_ms = dns_ms < total_ms - 1 ? total_ms - (unsigned)dns_ms : 1;
+    set_options(c, cfg, url, headers, &b, errbuf,
+                connect_ms < curl_total_ms ? connect_ms : curl_total_ms, curl_total_ms);
     if (resolved) {
         curl_easy_setopt(c, CURLOPT_RESOLVE, resolved);
         curl_easy_setopt(c, CURLOPT_RESOLVER_START_FUNCTION, no_resolving);
-    }
-    if (curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, host) != CURLE_OK) {
-        /* Without it the subject CN would count as a name: refuse. */
-        curl_slist_free_all(headers);
-        curl_slist_free_all(resolved);
-        mtasts_errf(err, "libcurl: no OpenSSL context callback (%s): cannot "
-                    "check the certificate's DNS names", mtasts_fetch_version());
-        return MTASTS_SYSERR;
     }
     rc = curl_easy_perform(c);
     fill_info(c, &b, info);
