@@ -60,7 +60,8 @@
  *       "exim-mtasts/<version>".
  *     - Timeouts: cfg->connect_timeout_ms (0: 10000) and
  *       cfg->total_timeout_ms (0: 30000, capped at 60000: 3.3 says a
- *       fetch should time out within a minute).
+ *       fetch should time out within a minute; the policy host's DNS
+ *       lookup counts against it).
  *     - No proxy unless cfg->proxy is set; the environment (http_proxy,
  *       https_proxy, ALL_PROXY) is ignored.
  *     - No signals (CURLOPT_NOSIGNAL): Exim uses SIGALRM.
