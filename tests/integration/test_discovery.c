@@ -50,7 +50,8 @@
  * 35a CA-signed, name only in subject CN https-cnonly.test (no SAN)    FETCH_FAILED "does not match the host name"
  * 35b Content-Type with ESC, 8-bit, CR, LF content-type-hostile.test FETCH_FAILED, the reason escaped
  * 35c trust: 25-27, 32, 35a and a good one, with the default (hashed /etc/ssl/certs) and with
- *     ca_file=the bundle: the same outcome; with the bundle emptied the default still verifies
+ *     ca_file=the bundle: the same outcome; with the bundle emptied the default still verifies;
+ *     a hashed ca_path with only a foreign root   FETCH_FAILED "unable to get local issuer certificate"
  * 35d policy host on 127/8, allow_private unset  enforce.test       FETCH_FAILED "non-public address", no request
  * 35e /etc/hosts and resolv.conf say otherwise enforce.test, nameservers=$WORLD_RESOLVER
  *                                                                    OK from 127.0.1.1 (the configured resolver)
@@ -483,6 +484,28 @@ static long https_count(const char *domain)
     return line[0] ? atol(line) : -1;
 }
 
+/* 35c: a hashed directory that holds one public root, not the world CA:
+ * the world's certificates have an unknown issuer there, as with ca_file. */
+static void trust_foreign_ca_path(void)
+{
+    mtasts_fetch_config cfg = { .allow_private = true, .total_timeout_ms = 5000 };
+    mtasts_fetch_info info;
+    char dir[] = "/tmp/test_discovery.capath.XXXXXX", cmd[1200];
+    const char *foreign = other_ca();
+
+    CHECK(foreign && mkdtemp(dir), "a CA directory with a foreign root");
+    if (!foreign || !dir[0])
+        return;
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/foreign.pem' && openssl rehash '%s'", foreign, dir, dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    cfg.ca_path = dir;
+    check_fetch(&cfg, "enforce.test", MTASTS_FETCH_FAILED,
+                "TLS: unable to get local issuer certificate", NULL, &info);
+    CHECK_INT(info.fail, MTASTS_FETCH_ERR_CERT, "foreign CA path kind");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+}
+
 static void test_fetch_security(void)
 {
     mtasts_fetch_config cfg = { .total_timeout_ms = 5000 };
@@ -500,6 +523,7 @@ static void test_fetch_security(void)
     CHECK_INT(https_count("enforce.test"), before, "no request to a refused address");
 
     trust_matrix();
+    trust_foreign_ca_path();
 
     /* The policy host's lookup goes to the configured (here: silent)
      * resolver: a bounded DNS failure, not the system resolver's answer. */

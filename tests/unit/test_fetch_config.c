@@ -206,6 +206,16 @@ int main(void)
         mtasts_err_clear(&err);
         CHECK_INT(mtasts_dns_dane(dns, "[1.2.3.4]", &dane, &err),
                   MTASTS_INVALID, "dane of an IP literal");
+        {
+            mtasts_host_addrs a;
+
+            mtasts_err_clear(&err);
+            CHECK_INT(mtasts_dns_host_addrs(dns, "mta-sts.[1.2.3.4]", &a, &err),
+                      MTASTS_INVALID, "addresses of an invalid host");
+            CHECK_INT(a.n, 0, "no addresses");
+            CHECK_INT(mtasts_dns_host_addrs(NULL, "mta-sts.example.com", &a, NULL),
+                      MTASTS_SYSERR, "addresses without a resolver");
+        }
         mtasts_dns_close(&dns);
         CHECK(dns == NULL, "close NULLs the handle");
         mtasts_dns_close(&dns);
