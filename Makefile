@@ -27,7 +27,7 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden \
              -DMTASTS_VERSION='"$(VERSION)"' \
              -DMTASTS_HELPER_DEFAULT='"$(PREFIX)/lib/exim-mtasts/mtasts"' $(CFLAGS)
 
-NET_PKGS  := libcurl ldns
+NET_PKGS  := libcurl ldns openssl
 NET_CFLAGS := $(shell pkg-config --cflags $(NET_PKGS) 2>/dev/null)
 NET_LIBS  := $(shell pkg-config --libs $(NET_PKGS) 2>/dev/null)
 LMDB_LIBS := -llmdb

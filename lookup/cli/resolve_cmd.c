@@ -104,6 +104,8 @@ static mtasts_status net_fetch(void *ctx, const char *domain, mtasts_policy *out
         .connect_timeout_ms = at_most(n->o->connect_timeout, budget_left(n)),
         .total_timeout_ms = at_most(n->o->fetch_timeout, budget_left(n)),
         .proxy = n->o->proxy[0] ? n->o->proxy : NULL,
+        .dns = n->dns,
+        .allow_private = n->o->allow_private_policy_host,
     };
     mtasts_fetch_info info;
     char *body = NULL;

@@ -672,6 +672,59 @@ void mtasts_dns_set_budget(mtasts_dns *d, unsigned budget_ms)
         d->deadline_ms = budget_ms ? now_ms() + budget_ms : 0;
 }
 
+mtasts_status mtasts_dns_host_addrs(mtasts_dns *d, const char *host,
+                                    mtasts_host_addrs *out, mtasts_err *err)
+{
+    static const ldns_rr_type types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
+    mtasts_status st, worst = MTASTS_NOT_FOUND;
+    mtasts_err why = {{0}};
+    ldns_rdf *qname;
+    dns_result r;
+    size_t i, j;
+
+    if (!out || !d) {
+        mtasts_errf(err, "DNS: no resolver handle");
+        return MTASTS_SYSERR;
+    }
+    out->n = 0;
+    st = mtasts_domain_check(host, err);
+    if (st != MTASTS_OK)
+        return st;
+    qname = make_name("", host, err);
+    if (!qname)
+        return MTASTS_INVALID;
+    for (i = 0; i < 2; i++) {
+        st = dns_lookup(d, qname, types[i], true, &r, &why);
+        if (st == MTASTS_NOT_FOUND && r.nxdomain) {
+            mtasts_errf(&why, "%s: NXDOMAIN", host);
+            break;
+        }
+        if (st != MTASTS_OK && st != MTASTS_NOT_FOUND) {
+            /* A resolver in trouble: do not wait for it twice. */
+            worst = st;
+            break;
+        }
+        if (st != MTASTS_OK)
+            continue;
+        for (j = 0; j < ldns_rr_list_rr_count(r.rrs) && out->n < MTASTS_DNS_ADDRS_MAX; j++) {
+            ldns_rr *rr = ldns_rr_list_rr(r.rrs, j);
+            char *s = ldns_rr_rd_count(rr) ? ldns_rdf2str(ldns_rr_rdf(rr, 0)) : NULL;
+
+            if (s && strlen(s) < sizeof out->addr[0])
+                memcpy(out->addr[out->n++], s, strlen(s) + 1);
+            free(s);
+        }
+        ldns_rr_list_deep_free(r.rrs);
+    }
+    ldns_rdf_deep_free(qname);
+    if (out->n > 0)
+        return MTASTS_OK;
+    if (worst == MTASTS_NOT_FOUND)
+        mtasts_errf(&why, "%s: no A or AAAA record", host);
+    mtasts_errf(err, "%s", why.msg);
+    return worst;
+}
+
 const char *mtasts_dane_summary_name(mtasts_dane_summary s)
 {
     switch (s) {

@@ -15,6 +15,9 @@ void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
  *                                     mtasts_err *err);
  *     mtasts_status mtasts_dns_dane(mtasts_dns *dns, const char *domain,
  *                                   mtasts_dane_info *out, mtasts_err *err);
+ *     mtasts_status mtasts_dns_host_addrs(mtasts_dns *dns, const char *host,
+ *                                         mtasts_host_addrs *out,
+ *                                         mtasts_err *err);
  *     const char *mtasts_dane_summary_name(mtasts_dane_summary s);
  *     const char *mtasts_dns_version(void);
  *
@@ -172,6 +175,23 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *dns, const char *domain,
 
 mtasts_status mtasts_dns_dane(mtasts_dns *dns, const char *domain,
                               mtasts_dane_info *out, mtasts_err *err);
+
+/* Addresses of a host for a connection (the policy host, so that the
+ * HTTPS fetch uses the same configured resolver as everything else):
+ * A and AAAA records, CNAMEs followed, in text form, at most
+ * MTASTS_DNS_ADDRS_MAX (IPv4 first). MTASTS_OK with n >= 1; NOT_FOUND
+ * (NXDOMAIN, or neither A nor AAAA); TEMPFAIL (SERVFAIL, timeout ... of
+ * the A lookup, then AAAA is not asked, so the worst case is one query's;
+ * or of the AAAA lookup without A records); INVALID; SYSERR. err names
+ * the query unless OK. */
+#define MTASTS_DNS_ADDRS_MAX 16
+typedef struct mtasts_host_addrs {
+    size_t n;
+    char addr[MTASTS_DNS_ADDRS_MAX][46]; /* INET6_ADDRSTRLEN */
+} mtasts_host_addrs;
+
+mtasts_status mtasts_dns_host_addrs(mtasts_dns *dns, const char *host,
+                                    mtasts_host_addrs *out, mtasts_err *err);
 
 /* mtasts_domain_check() moved to domain.h (pure, usable inside Exim). */
 #include "domain.h"

@@ -36,6 +36,8 @@ static const opt_def opt_table[] = {
     UINT(connect_timeout, 100, 60000), UINT(fetch_timeout, 100, 60000),
     PATH(proxy),
     { "dane", OPT_BOOL, offsetof(mtasts_options, dane), 0, 0 },
+    { "allow_private_policy_host", OPT_BOOL,
+      offsetof(mtasts_options, allow_private_policy_host), 0, 0 },
     UINT(map_max, 0, 64u << 20),   /* 0: default */
 };
 #undef PATH

@@ -38,11 +38,14 @@
  *     nameservers      (from resolv_conf)           ip[,ip...]
  *     dns_timeout      5000                         ms per try
  *     dns_tries        2
- *     ca_file, ca_path (system store)               PKIX trust for HTTPS
+ *     ca_file, ca_path (/etc/ssl/certs, hashed)     PKIX trust for HTTPS
  *     connect_timeout  10000                        ms
  *     fetch_timeout    30000                        ms, whole fetch (<= 60000)
  *     proxy            (none; environment ignored)
  *     dane             yes                          look for DANE (TLSA)
+ *     allow_private_policy_host  no                  fetch policies from
+ *                                                   loopback, private, link-
+ *                                                   local ... addresses
  *     map_max          1048576                      KiB, store size ceiling
  * .fi
  */
@@ -81,6 +84,7 @@ typedef struct mtasts_options {
     unsigned fetch_timeout;    /* ms */
     char proxy[MTASTS_PATH_MAX];
     bool dane;
+    bool allow_private_policy_host; /* fetch from non-public addresses */
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
 } mtasts_options;
 

@@ -35,6 +35,14 @@ int main(void)
         CHECK(got == budgets[i].budget_ms, "helper budget for timeout=%u: %u ms",
               budgets[i].timeout, got);
     }
+    mtasts_options_init(&o);
+    CHECK(!o.allow_private_policy_host, "default: non-public policy hosts refused");
+    CHECK_INT(mtasts_options_parse(&o, "allow_private_policy_host=yes", &err), MTASTS_OK,
+              "allow_private_policy_host");
+    CHECK(o.allow_private_policy_host, "allow_private_policy_host=yes");
+    CHECK(mtasts_options_format(&o, buf, sizeof buf) > 0 &&
+              strstr(buf, "allow_private_policy_host=yes"), "handed to the helper: %s", buf);
+    mtasts_options_init(&o);
 
     CHECK_INT(mtasts_options_parse(&o, "store=/tmp/s,timeout=20 dane=no\trecheck=5", &err),
               MTASTS_OK, "parse commas, spaces, tabs");

@@ -98,6 +98,17 @@ for p in expired wrongname selfsigned; do
     check "https-$p.test fails verification (curl $rc)" \
         bash -c '[ "$1" = 60 ] || [ "$1" = 51 ] || [ "$1" = 35 ]' _ "$rc"
 done
+check "the world CA is in the hashed directory (openssl verify -CApath /etc/ssl/certs)" \
+    openssl verify -CApath /etc/ssl/certs "$WORLD_DIR/certs/https-good.crt"
+check "https-cnonly.test: CA-signed, valid, subject CN only (no subjectAltName)" \
+    bash -c 'openssl verify -CApath /etc/ssl/certs "$1" >/dev/null &&
+             ! openssl x509 -noout -ext subjectAltName -in "$1" | grep -q DNS: &&
+             openssl x509 -noout -subject -in "$1" | grep -q "CN = mta-sts.https-cnonly.test"' \
+    _ "$WORLD_DIR/certs/https-cnonly.crt"
+check "content-type-hostile.test: ESC, 8-bit bytes and a bare CR in the Content-Type" \
+    bash -c 'curl -sS --max-time 5 -D - -o /dev/null "$1" | grep -a "^Content-Type:" |
+             od -An -tx1 | tr -d " \n" | grep -q "1b5b324a.*ff9b0d"' \
+    _ "$(url content-type-hostile.test)"
 check "https-expired.test is served when not verifying (curl -k)" \
     bash -c 'curl -sSk --max-time 5 "$1" | grep -q "mode: enforce"' _ "$(url https-expired.test)"
 check "openssl s_client (system trust) rejects the expired HTTPS cert" \
