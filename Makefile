@@ -31,10 +31,13 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden \
              -DMTASTS_VERSION='"$(VERSION)"' \
              -DMTASTS_HELPER_DEFAULT='"$(PREFIX)/lib/exim-mtasts/mtasts"' $(CFLAGS)
 
-NET_PKGS  := libcurl ldns
+NET_PKGS  := libcurl ldns openssl
 NET_CFLAGS := $(shell pkg-config --cflags $(NET_PKGS) 2>/dev/null)
 NET_LIBS  := $(shell pkg-config --libs $(NET_PKGS) 2>/dev/null)
 LMDB_LIBS := -llmdb
+# libidn2 (IDNA2008) is dlopened by lookup/core/idn.c at the first non-ASCII
+# domain, so no process links it: only its header is needed here.
+IDN_CFLAGS := $(shell pkg-config --cflags libidn2 2>/dev/null)
 
 # The core is split so that what runs inside every Exim process (cache side)
 # links no network library: Exim <= 4.98 loads every module into every
@@ -94,7 +97,7 @@ $(BUILD)/core/options.o: $(PREFIX_STAMP)
 
 $(BUILD)/core/%.o: lookup/core/%.c $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(NET_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(NET_CFLAGS) $(IDN_CFLAGS) -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@; ar rcs $@ $^

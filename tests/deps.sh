@@ -18,13 +18,14 @@ case ${1:-} in
 esac
 
 # What make (all), make install and the dlfunc object need.
-BUILD_PKGS=(build-essential pkg-config libcurl4-openssl-dev libldns-dev liblmdb-dev exim4-dev)
-# make check / make demo: the test Exims' build dependencies (OpenSSL, PCRE2,
-# Berkeley DB), a real Exim (stock Debian, for ${dlfunc}), DNS servers, DNS
+BUILD_PKGS=(build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-dev liblmdb-dev
+            libidn2-dev exim4-dev)
+# make check / make demo: the test Exims' build dependencies (PCRE2, Berkeley
+# DB), a real Exim (stock Debian, for ${dlfunc}), DNS servers, DNS
 # tools, openssl CLI for the test CA, Python for the HTTPS test servers,
 # clang/libFuzzer, valgrind, iproute2 for the namespace; libnet-ssleay-perl
 # lets swaks speak STARTTLS.
-TEST_PKGS=(libssl-dev libpcre2-dev libdb5.3-dev lmdb-utils
+TEST_PKGS=(libpcre2-dev libdb5.3-dev lmdb-utils
            exim4-daemon-heavy nsd unbound ldnsutils bind9-dnsutils openssl
            ca-certificates curl python3 clang libclang-rt-14-dev valgrind iproute2
            util-linux procps psmisc xz-utils dpkg-dev swaks man-db systemd libnet-ssleay-perl)

@@ -57,9 +57,12 @@ run_suite discovery       $WORLD build/tests/test_discovery
 run_suite discovery-valgrind $WORLD valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
     --error-exitcode=99 build/tests/test_discovery
 run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
+run_suite exim-rfc-lookup $WORLD bash tests/exim/test-rfc-lookup.sh
+run_suite helper-safety   $WORLD bash tests/exim/test-helper-safety.sh
 # Suites of later issues join as they land.
 [ -f tests/cli/test-cli.sh ]       && run_suite cli        bash tests/cli/test-cli.sh
 [ -f tests/cli/test-cli-world.sh ] && run_suite cli-world  $WORLD bash tests/cli/test-cli-world.sh
+run_suite rfc-world       $WORLD bash tests/cli/test-rfc-world.sh
 [ -f tests/install/test-install.sh ] && run_suite install  bash tests/install/test-install.sh
 [ -f tests/e2e/test-delivery.sh ]  && run_suite e2e        $WORLD bash tests/e2e/test-delivery.sh
 run_suite admin           bash tests/install/test-admin.sh

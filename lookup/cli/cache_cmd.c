@@ -241,7 +241,8 @@ int cmd_cache(int argc, char **argv)
         return cli_usage(cache_usage, false);
     if (nargs && !cli_domain_arg(argv[optind + 1], domain))
         return EXIT_USAGE;
-    if (!cli_load_settings(&sa, &o))
+    /* The store is the Exim user's: root gains nothing by reading it. */
+    if (!cli_load_settings(&sa, &o) || !cli_unprivileged(&o))
         return EXIT_TROUBLE;
 
     /* Never create a store here: a mistyped --store should not leave one. */

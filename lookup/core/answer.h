@@ -51,8 +51,9 @@ typedef struct mtasts_hooks {
 } mtasts_hooks;
 
 /* Longest result text: the mx and mx_regex lists of a full policy
- * (64 patterns of up to 253 characters, and their regexes). */
-#define MTASTS_ANSWER_MAX 65536
+ * (MTASTS_POLICY_MX_MAX = 255 patterns of up to 253 characters: 65280
+ * bytes, and their regexes, up to 510 bytes each: 130050). */
+#define MTASTS_ANSWER_MAX 196608
 
 mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_hooks *hooks,
                             char *out, size_t outsize, unsigned *ttl, mtasts_err *err);
