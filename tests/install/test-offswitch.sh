@@ -29,8 +29,9 @@ private_copy() {  # DIR: a private, writable copy of DIR, here only
     mkdir -p "$c" && cp -a "$1/." "$c/" && mount --bind "$c" "$1"
 }
 private_copy /etc/exim4 || { not_ok "set-up: private /etc/exim4"; tally offswitch; exit; }
+# The world's own settings (if any) stay; the switch is one more line.
 CONF_FILE=/etc/exim4/mtasts.conf
-rm -f "$CONF_FILE"
+touch "$CONF_FILE" && cp "$CONF_FILE" "$work/mtasts.conf.orig"
 
 for v in "${VERSIONS[@]}"; do
     [ -e "$BUILD/exim-$v/mtasts_lookup.so" ] || { not_ok "$v: no module (make modules)"; continue; }
@@ -42,7 +43,7 @@ for v in "${VERSIONS[@]}"; do
     send "$r"
     check_grep "$v: switch off: enforce-expired.test is held by the policy" " == $r R=mtasts_enforce" "$(mainlog)"
 
-    echo "disabled = yes" >"$CONF_FILE"
+    echo "disabled = yes" >>"$CONF_FILE"
     fresh
     r=off-$RANDOM@enforce-expired.test
     send "$r"
@@ -54,7 +55,7 @@ for v in "${VERSIONS[@]}"; do
         "$(x -be "\${lookup mtasts,$(opts){enforce.test}{\$value}{no policy}}" 2>/dev/null)" "no policy"
     check_eq "$v: switch on: no panic log" "$(cat "$D/log/paniclog" 2>/dev/null)" ""
 
-    rm -f "$CONF_FILE"
+    cp "$work/mtasts.conf.orig" "$CONF_FILE"
     fresh
     r=back-$RANDOM@enforce-expired.test
     send "$r"
