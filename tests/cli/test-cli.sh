@@ -218,6 +218,7 @@ t "cache: no subcommand: exit 2" 2 --err usage -- cache
 t "cache: unknown subcommand: exit 2" 2 --err 'unknown subcommand' -- cache frob
 t "cache show: no domain: exit 2" 2 --err usage -- cache show
 t "cache list: extra argument: exit 2" 2 --err usage -- cache list x
+chmod 755 "$tmp"    # run as root, the CLI reads the store as the Exim user
 t "cache list: a store not created yet is empty, exit 0" 0 --out "^store $tmp/none: empty" -- cache list --store "$tmp/none"
 t "cache list --json: a store not created yet is []" 0 --out '^\[\]$' -- cache list --json --store "$tmp/none"
 mkdir "$tmp/nodata"
