@@ -15,12 +15,15 @@ if [ -z "${WORLD_DIR:-}" ]; then
     echo "rfc-world: 0 passed, 1 failed"; exit 1
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# The CLI drops to the Exim user: its stores must be reachable and its own.
+chmod 755 "$tmp"
+mkstore() { mkdir "$1" && chown Debian-exim: "$1" || nok "store directory $1"; }
 source tests/cli/lib.sh
 FIX=tests/world/fixtures/domains
 ctl() { world-ctl "$@" >/dev/null || nok "world-ctl $*"; }
 
 # ------------------------------------------------------------ 3.3 backoff
-S=$tmp/backoff; mkdir "$S"
+S=$tmp/backoff; mkstore "$S"
 tj "backoff: first-contact fetch fails: next check when the backoff ends" 1 \
     'd["outcome"] == "fetch-failed" and d["backoff_until"] - d["txt_checked_at"] == 300 and d["next_check_at"] == d["backoff_until"]' \
     -- query --json --store "$S" http404.test
@@ -28,7 +31,7 @@ tj "backoff: the store holds the same times" 0 \
     'd["next_check_at"] == d["backoff_until"] and d["failures"] == 1' -- cache show --json --store "$S" http404.test
 
 # ------------------------------------------- 10.2: refresh when TXT fails
-S=$tmp/refresh; mkdir "$S"
+S=$tmp/refresh; mkstore "$S"
 ctl txt idchange.test 'v=STSv1; id=idchange1'
 ctl policy idchange.test "$FIX/idchange.test/policy"
 ctl https idchange.test ok
@@ -50,7 +53,7 @@ tj "refresh: expiry extended, id kept" 0 "d[\"expires_at\"] > $exp0 and d[\"id\"
 # so that max_age is honoured as published).
 printf 'version: STSv1\nmode: enforce\nmx: mx.idchange.test\nmax_age: 4\n' | world-ctl policy idchange.test - >/dev/null
 ctl txt idchange.test 'v=STSv1; id=short1'
-S=$tmp/short; mkdir "$S"
+S=$tmp/short; mkstore "$S"
 O=(--store "$S" --options max_age_floor=0)
 tj "both blocked: a 4 s policy cached" 0 'd["id"] == "short1" and d["expires_at"] - d["fetched_at"] == 4' \
     -- query --json "${O[@]}" idchange.test
@@ -69,7 +72,7 @@ ctl policy idchange.test "$FIX/idchange.test/policy"
 ctl https idchange.test ok
 
 # --------------------------------------------------- the max_age floor
-S=$tmp/floor; mkdir "$S"
+S=$tmp/floor; mkstore "$S"
 printf 'version: STSv1\nmode: enforce\nmx: mx.idchange.test\nmax_age: 0\n' | world-ctl policy idchange.test - >/dev/null
 ctl txt idchange.test 'v=STSv1; id=zero1'
 tj "floor: max_age 0 is cached for an hour" 0 \
@@ -82,7 +85,7 @@ ctl txt idchange.test 'v=STSv1; id=idchange1'
 ctl policy idchange.test "$FIX/idchange.test/policy"
 
 # ----------------------------------------- 8.3: mode none is no failure
-S=$tmp/none; mkdir "$S"
+S=$tmp/none; mkstore "$S"
 tj "none: none.test cached" 0 'd["mode"] == "none"' -- query --json --store "$S" none.test
 ctl txt none.test --delete
 ctl https none.test status 404
@@ -93,7 +96,7 @@ ctl txt none.test 'v=STSv1; id=none1'
 ctl https none.test ok
 
 # ------------------------- mtasts(8): resolve's output, as documented
-S=$tmp/resolve; mkdir "$S"
+S=$tmp/resolve; mkstore "$S"
 "$M" resolve --options "store=$S" enforce.test >"$tmp/resolve.out" 2>"$tmp/err"; rc=$?
 if [ "$rc" = 0 ] && "$PY" - "$tmp/resolve.out" <<'PY'
 import sys
