@@ -22,7 +22,8 @@ MIRROR=http://deb.debian.org/debian
 # Build dependencies (debian/control) and the tools that run in the chroot.
 PKGS=(build-essential debhelper pkg-config libssl-dev libcurl4-openssl-dev
       libldns-dev liblmdb-dev exim4-dev lintian ca-certificates)
-# Installed by the tests with apt, from these cached archives.
+# Installed by the tests with apt, from these cached archives (with their
+# Recommends, as apt installs them by default).
 DOWNLOAD=(exim4-daemon-heavy)
 inputs="$REL ${PKGS[*]} / ${DOWNLOAD[*]} $(sha256sum < "$0" | cut -c1-16)"
 
@@ -44,7 +45,7 @@ log "creating with mmdebstrap (log: $CACHE/chroot-$REL.log)"
 if ! mmdebstrap --variant=apt --mode=root --skip=cleanup/apt \
         --include="$(IFS=,; echo "${PKGS[*]}")" \
         --customize-hook='printf "#!/bin/sh\nexit 101\n" > "$1/usr/sbin/policy-rc.d"; chmod 755 "$1/usr/sbin/policy-rc.d"' \
-        --customize-hook="chroot \"\$1\" apt-get install --download-only -y -q ${DOWNLOAD[*]}" \
+        --customize-hook="chroot \"\$1\" env -u APT_CONFIG apt-get install --download-only -y -q -o APT::Install-Recommends=true ${DOWNLOAD[*]}" \
         "$REL" "$tmp" \
         "deb $MIRROR $REL main" "deb $MIRROR $REL-updates main" \
         "deb http://deb.debian.org/debian-security $REL-security main" \
