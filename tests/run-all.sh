@@ -58,6 +58,8 @@ run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
 [ -f tests/cli/test-cli-world.sh ] && run_suite cli-world  $WORLD bash tests/cli/test-cli-world.sh
 [ -f tests/install/test-install.sh ] && run_suite install  bash tests/install/test-install.sh
 [ -f tests/e2e/test-delivery.sh ]  && run_suite e2e        $WORLD bash tests/e2e/test-delivery.sh
+# The Debian package in bookworm and trixie chroots; it enters the world itself.
+[ -f tests/deb/test-deb.sh ]       && run_suite deb        bash tests/deb/test-deb.sh
 
 echo
 echo "$total_pass passed, $total_fail failed"
