@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Install what `make deb` and tests/deb need besides tests/deps.sh's packages:
+# Install what `make deb` and tests/deb need: the package's build
+# dependencies (debian/control; bookworm's package is built on the host),
 # debhelper and dpkg-dev to build, lintian to check, mmdebstrap to make the
 # release chroots. Idempotent: installs only missing packages. Root.
 set -euo pipefail
 
-DEB_PKGS=(debhelper dpkg-dev lintian mmdebstrap debian-archive-keyring fakeroot)
+DEB_PKGS=(debhelper dpkg-dev lintian mmdebstrap debian-archive-keyring fakeroot
+          build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-dev
+          liblmdb-dev exim4-dev)
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do
