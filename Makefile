@@ -264,3 +264,9 @@ uninstall: uninstall-check
 .PHONY: bench
 bench:
 	@bash tests/bench/run.sh
+
+# make deb: the Debian package exim4-mtasts for bookworm and trixie, into
+# build/deb/RELEASE/ (root; packaging/README).
+.PHONY: deb
+deb:
+	@bash packaging/build-deb.sh

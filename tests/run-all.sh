@@ -68,6 +68,8 @@ run_suite rfc-world       $WORLD bash tests/cli/test-rfc-world.sh
 run_suite admin           bash tests/install/test-admin.sh
 run_suite walkthrough     $WORLD bash tests/install/test-walkthrough.sh
 run_suite offswitch       $WORLD bash tests/install/test-offswitch.sh
+# The Debian package in bookworm and trixie chroots; it enters the world itself.
+[ -f tests/deb/test-deb.sh ]       && run_suite deb        bash tests/deb/test-deb.sh
 run_suite decoy           bash tests/install/decoy.sh check
 
 echo
