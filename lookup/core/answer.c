@@ -26,7 +26,11 @@
 /* Poll interval while another process fetches (ms). */
 #define HERD_POLL_MS 25
 
-/* Per-process state: the configuration file's settings and the store. */
+/* Per-process state: the configuration file's settings and the store.
+ * The store outlives every call and reports recoveries later (after
+ * fork(), when another process grew the map, when it evicts), so what it
+ * calls back is kept here, never on a caller's stack: hooks is a copy of
+ * the current call's hooks, refreshed by every mtasts_answer(). */
 static struct {
     bool loaded;
     mtasts_options base;
@@ -34,6 +38,7 @@ static struct {
     mtasts_store *store;
     char store_path[MTASTS_PATH_MAX];
     bool store_failed_logged;
+    mtasts_hooks hooks;         /* log NULL: no hooks */
 } proc;
 
 static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ...)
@@ -51,9 +56,11 @@ static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ..
     h->log(h->ctx, lvl, msg);
 }
 
+/* store_notify - the store's notices, through the current call's hooks */
 static void store_notify(void *ctx, const char *msg)
 {
-    say(ctx, MTASTS_LOG_DEBUG, "mtasts: store: %s", msg);
+    (void)ctx;
+    say(&proc.hooks, MTASTS_LOG_DEBUG, "mtasts: store: %s", msg);
 }
 
 /* settings - defaults + configuration file (once per process) + opts */
@@ -80,7 +87,7 @@ static mtasts_store *store_for(const mtasts_options *o, const mtasts_hooks *h)
 {
     mtasts_store_config cfg = { .path = o->store, .create = true,
                                 .map_max = (size_t)o->map_max << 10,
-                                .notify = store_notify, .notify_ctx = (void *)h };
+                                .notify = store_notify, .notify_ctx = NULL };
     mtasts_err err = {{0}};
 
     if (proc.store && strcmp(proc.store_path, o->store) == 0)
@@ -231,6 +238,10 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     pid_t holder;
 
     *ttl = 0;
+    if (hooks)
+        proc.hooks = *hooks;
+    else
+        memset(&proc.hooks, 0, sizeof proc.hooks);
     if (settings(opts, &o, err) != MTASTS_OK)
         return MTASTS_INVALID;
     rcfg.txt_recheck_interval = o.recheck;
