@@ -53,6 +53,7 @@ run_suite discovery       $WORLD build/tests/test_discovery
 run_suite discovery-valgrind $WORLD valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
     --error-exitcode=99 build/tests/test_discovery
 run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
+run_suite exim-store-safety $WORLD bash tests/exim/test-store-safety.sh
 # Suites of later issues join as they land.
 [ -f tests/cli/test-cli.sh ]       && run_suite cli        bash tests/cli/test-cli.sh
 [ -f tests/cli/test-cli-world.sh ] && run_suite cli-world  $WORLD bash tests/cli/test-cli-world.sh
