@@ -21,11 +21,15 @@ MODULE=$ROOT/build/exim-$VERSION/mtasts_lookup.so
 TOOL=$ROOT/tests/exim/store-tool.py
 work=$(mktemp -d /var/tmp/mtasts-safety.XXXXXX) || exit 1
 chmod 755 "$work"
-SLOT=$(exim_prefix $VERSION)/lookups/mtasts_lookup.so
-# Our module over the shared test Exim's, in the world's own mount namespace.
-cleanup() { umount -q "$SLOT" 2>/dev/null; umount -q "$work/ro" 2>/dev/null; rm -rf "$work"; }
+MODDIR=$(exim_prefix $VERSION)/lookups
+# Our module in a private copy of the test Exim's module directory, mounted
+# over it in the world's own mount namespace: others may reinstall theirs
+# into the shared directory meanwhile.
+cleanup() { umount -q "$MODDIR" 2>/dev/null; umount -q "$work/ro" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-if [ -e "$SLOT" ]; then mount --bind "$MODULE" "$SLOT" || exit 1; else install_module $VERSION || exit 1; fi
+mkdir "$work/lookups" && { [ ! -d "$MODDIR" ] || cp -a "$MODDIR"/. "$work/lookups/"; } \
+    && install -m 0644 "$MODULE" "$work/lookups/mtasts_lookup.so" \
+    && mount --bind "$work/lookups" "$MODDIR" || { echo "cannot set up the module directory"; exit 1; }
 conf=$(exim_conf "$work") || exit 1
 STORE=
 
