@@ -507,6 +507,15 @@ static void test_readonly(void)
           "read-only child: status %d", status);
     close(up[0]); close(up[1]); close(down[0]); close(down[1]);
 
+    /* A root process acts as the directory's owner (store_env.c): a data.mdb
+     * its owner may not write is read-only for root too. */
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    chmod(p, 0440);
+    CHECK_INT(open_at(dir, false, NULL, &s, &err), MTASTS_OK, err.msg);
+    CHECK(mtasts_store_readonly(s), "root: read-only when the owner cannot write");
+    mtasts_store_close(&s);
+    chmod(p, 0640);
+
     /* lock.mdb not writable either: LMDB cannot record the reader; open fails. */
     snprintf(p, sizeof p, "%s/lock.mdb", dir);
     chmod(p, 0640);
