@@ -444,6 +444,9 @@ mtasts_status mtasts_store_open(const mtasts_store_config *cfg, mtasts_store **o
         mtasts_errf(err, "store: out of memory");
         return MTASTS_SYSERR;
     }
+    /* "dir/" would make open() follow a symbolic link despite O_NOFOLLOW. */
+    for (size_t n = strlen(s->path); n > 1 && s->path[n - 1] == '/'; n--)
+        s->path[n - 1] = '\0';
     s->map_initial = cfg && cfg->map_initial ? cfg->map_initial : MTASTS_STORE_MAP_INITIAL;
     s->map_max = cfg && cfg->map_max ? cfg->map_max : MTASTS_STORE_MAP_MAX;
     {

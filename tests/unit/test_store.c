@@ -1056,6 +1056,11 @@ static void test_planted(void)
         CHECK(open_at(link_path, true, NULL, &s, &err) != MTASTS_OK, "symlinked dir refused");
         mtasts_store_close(&s);
         CHECK(strstr(err.msg, "symbolic link") != NULL, "says why: %s", err.msg);
+        strcat(link_path, "//");        /* a trailing slash follows links */
+        CHECK(open_at(link_path, true, NULL, &s, &err) != MTASTS_OK,
+              "symlinked dir with a trailing slash refused");
+        mtasts_store_close(&s);
+        link_path[strlen(link_path) - 2] = '\0';
         snprintf(target, sizeof target, "%s/data.mdb", root_dir);
         CHECK(lstat(target, &st) != 0, "no data.mdb created as root in the link's target");
         snprintf(target, sizeof target, "%s/lock.mdb", root_dir);
