@@ -1069,6 +1069,25 @@ static void test_planted(void)
         rm_tmp(root_dir);
         rmdir(parent);
     }
+
+    /* Directories a root process cannot safely act in as their owner. */
+    {
+        char *dir = mkdir_tmp();
+
+        CHECK_INT(chown(dir, 0, pw->pw_gid), 0, "chown root:Debian-exim");
+        CHECK_INT(chmod(dir, 0770), 0, "chmod 0770");
+        CHECK(open_at(dir, true, NULL, &s, &err) != MTASTS_OK
+              && strstr(err.msg, "others may write"), "root-owned, group-writable: %s",
+              err.msg);
+        mtasts_store_close(&s);
+        CHECK_INT(chown(dir, pw->pw_uid, 0), 0, "chown Debian-exim:root");
+        CHECK(open_at(dir, true, NULL, &s, &err) != MTASTS_OK
+              && strstr(err.msg, "group root"), "group root: %s", err.msg);
+        mtasts_store_close(&s);
+        snprintf(target, sizeof target, "%s/lock.mdb", dir);
+        CHECK(lstat(target, &st) != 0, "nothing created in either");
+        rm_tmp(dir);
+    }
 }
 
 /* ------------------------------------------------------------------ */
