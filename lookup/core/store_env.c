@@ -26,9 +26,10 @@
  *        groups to that identity, and back after mdb_env_open(); the
  *        kernel then checks every open, create and truncate as if the
  *        owner did it, whatever was planted or swapped in between. Files
- *        it creates belong to the owner, 0660: nothing to chown. A root
- *        process refuses a directory whose group is root, and one that
- *        belongs to root but others may write. A root-owned directory
+ *        it creates belong to the owner, 0660: nothing to chown. For a
+ *        directory of group root it takes the owner's primary group
+ *        instead (refused if that is root too); it refuses a directory
+ *        that belongs to root but others may write. A root-owned directory
  *        nobody else can write needs no switch (nobody can plant there).
  *        If the real or saved uid is not 0, the switch could not be
  *        undone: the store is refused.
@@ -74,6 +75,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,17 @@ static bool ids_become(uid_t uid, gid_t gid, saved_ids *sv, mtasts_err *err)
         return false;
     }
     return true;
+}
+
+/* owner_group - the primary group of uid, 0 when unknown */
+static gid_t owner_group(uid_t uid)
+{
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found)
+        return 0;
+    return found->pw_gid;
 }
 
 /* ------------------------------------------------------------------ */
@@ -339,14 +352,18 @@ mtasts_status store_open_env(mtasts_store *s, mtasts_err *err)
         close(dfd);
         return MTASTS_SYSERR;
     }
-    if (as_root && dir.st_uid != 0 && dir.st_gid == 0) {
-        mtasts_errf(err, "store: %s: group root (refused; make it the Exim user's group)",
-                    s->path);
-        close(dfd);
-        return MTASTS_SYSERR;
-    }
     if (as_root && dir.st_uid != 0) {
-        if (!ids_become(dir.st_uid, dir.st_gid, &ids, &why)) {
+        gid_t gid = dir.st_gid;
+
+        /* Group root would keep root's group rights: the owner's own
+         * group then (the files stay usable by the owner). */
+        if (gid == 0 && (gid = owner_group(dir.st_uid)) == 0) {
+            mtasts_errf(err, "store: %s: group root, and its owner has no other group"
+                        " (refused; give it the Exim user's group)", s->path);
+            close(dfd);
+            return MTASTS_SYSERR;
+        }
+        if (!ids_become(dir.st_uid, gid, &ids, &why)) {
             mtasts_errf(err, "store: %s: %s", s->path, why.msg);
             close(dfd);
             return MTASTS_SYSERR;
