@@ -1100,15 +1100,16 @@ typedef struct evict_group {
     unsigned n, kept;
 } evict_group;
 
-static void put_group(mtasts_store *s, evict_group *g, const char *id, const char *body,
-                      int64_t fetched, int64_t used, unsigned *fails)
+/* put_group - records from..g->n-1 of group g */
+static void put_group(mtasts_store *s, evict_group *g, unsigned from, const char *id,
+                      const char *body, int64_t fetched, int64_t used, unsigned *fails)
 {
     mtasts_record r;
     mtasts_err err = {{0}};
     char name[64];
     unsigned i;
 
-    for (i = 0; i < g->n; i++) {
+    for (i = from; i < g->n; i++) {
         make_record(&r, id, body, fetched);
         r.last_used = used;
         if (!body)
@@ -1155,23 +1156,23 @@ static void test_evict_order(void)
     cfg.notify_ctx = &n;
     CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
     /* Live policies, fetched a day ago (max_age a week). */
-    put_group(s, &recent, "r1", testing, now - day, now, &fails);
-    put_group(s, &enforced, "e1", enforce, now - day, now - 30 * day, &fails);
-    put_group(s, &unused, "u1", testing, now - day, now - 30 * day, &fails);
+    put_group(s, &recent, 0, "r1", testing, now - day, now, &fails);
+    put_group(s, &enforced, 0, "e1", enforce, now - day, now - 30 * day, &fails);
+    put_group(s, &unused, 0, "u1", testing, now - day, now - 30 * day, &fails);
     /* Expired: fetched 20 days ago with a week's max_age; used 10 days ago,
      * more recently than the enforce and unused groups. */
-    put_group(s, &expired, "x1", enforce, now - 20 * day, now - 10 * day, &fails);
+    put_group(s, &expired, 0, "x1", enforce, now - 20 * day, now - 10 * day, &fails);
     /* Negative entries (no policy), used 5 days ago. */
-    put_group(s, &negative, "", NULL, 0, now - 5 * day, &fails);
+    put_group(s, &negative, 0, "", NULL, 0, now - 5 * day, &fails);
     CHECK_INT(fails, 0, "filling puts");
     CHECK(strstr(n.all, "evicted") == NULL, "no eviction while filling: %.300s", n.all);
     /* New live records until the map is past its limit, then some more. */
     while (fresh.n < 3000 && !strstr(n.all, "evicted")) {
         fresh.n++;
-        put_group(s, &fresh, "f1", testing, now, now, &fails);
+        put_group(s, &fresh, fresh.n - 1, "f1", testing, now, now, &fails);
     }
     fresh.n += 100;
-    put_group(s, &fresh, "f1", testing, now, now, &fails);
+    put_group(s, &fresh, fresh.n - 100, "f1", testing, now, now, &fails);
     CHECK_INT(fails, 0, "every put succeeds");
     CHECK(strstr(n.all, "evicted") != NULL, "evicted: %.300s", n.all);
     count_group(s, &recent);
