@@ -1093,6 +1093,101 @@ static void test_planted(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* The check-then-open race (issue 10.1)                                */
+
+typedef struct race_arg {
+    const struct passwd *pw;
+    const char *dir, *target;
+} race_arg;
+
+/* swapper - as the Exim user, swap lock.mdb between a regular file and a
+ * symbolic link to the target, as fast as it can, until killed */
+static int swapper(void *p)
+{
+    race_arg *a = p;
+    char reg[256], sym[256], lock[256];
+
+    if (!become(a->pw))
+        return 1;
+    snprintf(reg, sizeof reg, "%s/lock.reg", a->dir);
+    snprintf(sym, sizeof sym, "%s/lock.sym", a->dir);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", a->dir);
+    for (;;) {
+        int fd = open(reg, O_WRONLY | O_CREAT | O_TRUNC, 0660);
+
+        if (fd >= 0)
+            close(fd);
+        rename(reg, lock);
+        unlink(sym);
+        if (symlink(a->target, sym) == 0)
+            rename(sym, lock);
+    }
+    return 0;
+}
+
+static void test_race(void)
+{
+    const char *secret = "root only: must stay as it is\n";
+    struct passwd *pw = exim_user();
+    char target[256], p[256];
+    char *root_dir, *dir;
+    mtasts_store *s;
+    mtasts_err err;
+    race_arg a;
+    pid_t pid;
+    time_t end;
+    unsigned opens = 0, refused = 0;
+    int fd, status;
+
+    if (!pw) {
+        printf("SKIP race: needs root and the Debian-exim user\n");
+        return;
+    }
+    root_dir = mkdir_tmp();
+    dir = mkdir_tmp();
+    snprintf(target, sizeof target, "%s/secret", root_dir);
+    fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0 && write(fd, secret, strlen(secret)) == (ssize_t)strlen(secret), "target");
+    close(fd);
+    CHECK_INT(chmod(root_dir, 0711), 0, "chmod root dir");
+    CHECK_INT(chown(dir, pw->pw_uid, pw->pw_gid), 0, "chown store dir");
+    CHECK_INT(chmod(dir, 0770), 0, "chmod store dir");
+    CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);     /* data.mdb */
+    mtasts_store_close(&s);
+
+    a = (race_arg){pw, dir, target};
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0)
+        _exit(swapper(&a));
+    CHECK(pid > 0, "fork");
+    /* Root opens (and LMDB initialises lock.mdb) while it changes under it. */
+    for (end = time(NULL) + 2; time(NULL) < end; opens++) {
+        if (open_at(dir, true, NULL, &s, &err) != MTASTS_OK)
+            refused++;
+        mtasts_store_close(&s);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    printf("# race: %u opens, %u refused or failed\n", opens, refused);
+    CHECK(opens > 50, "raced often enough: %u opens", opens);
+    CHECK_STR(slurp(target), secret, "target unchanged after the race");
+    {
+        struct stat st;
+
+        CHECK(stat(target, &st) == 0 && st.st_uid == 0 && (st.st_mode & 07777) == 0600
+              && st.st_size == (off_t)strlen(secret), "target owner/mode/size");
+    }
+    snprintf(p, sizeof p, "%s/lock.reg", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.sym", dir);
+    unlink(p);
+    unlink(target);
+    rmdir(root_dir);
+    rm_tmp(dir);
+}
+
+/* ------------------------------------------------------------------ */
 /* Eviction order (issue 10.3)                                          */
 
 typedef struct evict_group {
@@ -1213,6 +1308,7 @@ int main(void)
     test_readers_full();
     test_lease();
     test_planted();
+    test_race();
     test_evict_order();
     return UNIT_DONE("store");
 }
