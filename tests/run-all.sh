@@ -59,6 +59,7 @@ run_suite discovery-valgrind $WORLD valgrind -q --leak-check=full --errors-for-l
 run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
 run_suite exim-rfc-lookup $WORLD bash tests/exim/test-rfc-lookup.sh
 run_suite helper-safety   $WORLD bash tests/exim/test-helper-safety.sh
+run_suite exim-store-safety $WORLD bash tests/exim/test-store-safety.sh
 # Suites of later issues join as they land.
 [ -f tests/cli/test-cli.sh ]       && run_suite cli        bash tests/cli/test-cli.sh
 [ -f tests/cli/test-cli-world.sh ] && run_suite cli-world  $WORLD bash tests/cli/test-cli-world.sh

@@ -27,7 +27,11 @@
 /* Poll interval while another process fetches (ms). */
 #define HERD_POLL_MS 25
 
-/* Per-process state: the configuration file's settings and the store. */
+/* Per-process state: the configuration file's settings and the store.
+ * The store outlives every call and reports recoveries later (after
+ * fork(), when another process grew the map, when it evicts), so what it
+ * calls back is kept here, never on a caller's stack: hooks is a copy of
+ * the current call's hooks, refreshed by every mtasts_answer(). */
 static struct {
     bool loaded;
     mtasts_options base;
@@ -36,6 +40,7 @@ static struct {
     char store_path[MTASTS_PATH_MAX];
     bool store_failed_logged;
     bool disabled_logged;
+    mtasts_hooks hooks;         /* log NULL: no hooks */
 } proc;
 
 static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ...)
@@ -53,9 +58,11 @@ static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ..
     h->log(h->ctx, lvl, msg);
 }
 
+/* store_notify - the store's notices, through the current call's hooks */
 static void store_notify(void *ctx, const char *msg)
 {
-    say(ctx, MTASTS_LOG_DEBUG, "mtasts: store: %s", msg);
+    (void)ctx;
+    say(&proc.hooks, MTASTS_LOG_DEBUG, "mtasts: store: %s", msg);
 }
 
 /* settings - defaults + configuration file (once per process) + opts */
@@ -82,7 +89,7 @@ static mtasts_store *store_for(const mtasts_options *o, const mtasts_hooks *h)
 {
     mtasts_store_config cfg = { .path = o->store, .create = true,
                                 .map_max = (size_t)o->map_max << 10,
-                                .notify = store_notify, .notify_ctx = (void *)h };
+                                .notify = store_notify, .notify_ctx = NULL };
     mtasts_err err = {{0}};
 
     if (proc.store && strcmp(proc.store_path, o->store) == 0)
@@ -237,6 +244,10 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     pid_t holder;
 
     *ttl = 0;
+    if (hooks)
+        proc.hooks = *hooks;
+    else
+        memset(&proc.hooks, 0, sizeof proc.hooks);
     if (settings(opts, &o, err) != MTASTS_OK)
         return MTASTS_INVALID;
     /* The off switch: no store, no helper, no policy; said once per process. */

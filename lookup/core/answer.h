@@ -24,7 +24,9 @@
  *     policy stays in force whatever fails.
  *
  *     Per process, the configuration file is read once and the store is
- *     opened once (reopened after fork).
+ *     opened once (reopened after fork). hooks is copied into process
+ *     state on each call (the store reports through it during later
+ *     calls); hooks->ctx must be valid for the duration of each call.
  * .fi
  */
 #ifndef MTASTS_ANSWER_H
