@@ -198,15 +198,17 @@ queue_id() { x -bpr 2>/dev/null | awk -v r="$1" '/^ *[0-9]+[smhd] /{id=$3} $1==r
 # have no TRUSTED_CONFIG_LIST: -odi would re-exec the delivery as the Exim
 # user ("exim user lost privilege"), so the message is queued and delivered
 # by root with -M, as a queue runner would. DEBUG=-d+... adds debug output
-# to $D/debug.
+# to $D/debug; HEADER='Name: value' adds a header line.
 send() {
-    local subj="e2e $V $*"
+    local msg
+    msg=$([ -z "${HEADER:-}" ] || printf '%s\n' "$HEADER"
+          printf 'Subject: e2e %s %s\n\nhello from the e2e test' "$V" "$*")
     rm -f "$D/debug"
     if [ "$V" = "${V#stock}" ]; then
-        printf 'Subject: %s\n\nhello from the e2e test\n' "$subj" | x -odq -f "$SENDER" "$@"
+        printf '%s\n' "$msg" | x -odq -f "$SENDER" "$@"
         x ${DEBUG:-} -M "$(queue_id "$1")" 2>"$D/debug"
     else
-        printf 'Subject: %s\n\nhello from the e2e test\n' "$subj" | x ${DEBUG:-} -odi -f "$SENDER" "$@" 2>"$D/debug"
+        printf '%s\n' "$msg" | x ${DEBUG:-} -odi -f "$SENDER" "$@" 2>"$D/debug"
     fi
 }
 
