@@ -363,7 +363,7 @@ run_tests() {
     for i in $(seq 1 100); do [ "$(x -bpc)" = 0 ] && break; sleep 0.1; done
     sleep 0.3
     local deliveries conns mixed cont
-    deliveries=$(mainlog | grep -E '(=>|->) reuse'); echo "$deliveries" >/tmp/snip-reuse-$V.log
+    deliveries=$(mainlog | grep -E '(=>|->) reuse')
     check_eq "$V: reuse: all 10 deliveries made" "$(wc -l <<<"$deliveries")" 10
     # "TRANSPORT CONNECTION" per delivery
     conns=$(sed -nE 's/.* T=([^ ]+) .*id=[^-]+-([^-]+)-.*/\1 \2/p' <<<"$deliveries")
