@@ -35,8 +35,9 @@ EOF
 }
 
 # A small configuration for the test builds: the snippet files included
-# as they are, plus a dnslookup router and remote_smtp transport as in
-# Debian's, for domains without a policy.
+# as they are, plus a dnslookup router as in Debian's, for domains without
+# a policy, and Debian's own smtp transports (remote_smtp and the unused
+# remote_smtp_smarthost, as in Debian's configuration type internet).
 conf_module() {
     cat >"$CONF" <<EOF
 primary_hostname = sender.world
@@ -69,13 +70,15 @@ local:
 
 begin transports
 .include $SPLIT/transport/40_mtasts-config
-remote_smtp:
-  driver = smtp
-  interface = $WORLD_HOST_IP
+CONFDIR = /etc/exim4
+.include /etc/exim4/conf.d/transport/30_exim4-config_remote_smtp
+.include /etc/exim4/conf.d/transport/30_exim4-config_remote_smtp_smarthost
 
 begin retry
 *  *  F,2h,15m
 EOF
+    # NOSNIP=1: the same without the snippets (measure-startup.sh)
+    [ -z "${NOSNIP:-}" ] || sed -i '/^\.include .*mtasts-config/d' "$CONF"
 }
 
 # Debian's configuration (configtype internet) built by update-exim4.conf
@@ -106,7 +109,9 @@ SPOOLDIR = $D/spool
 MTASTS_DLFUNC = $DLFUNC
 ROUTER_DNSLOOKUP_IGNORE_TARGET_HOSTS = <; 0.0.0.0
 $(test_macros)"
-    if [ "$split" = true ]; then
+    if [ -n "${NOSNIP:-}" ]; then   # Debian's configuration alone (measure-startup.sh)
+        echo "$macros" >"$etc/conf.d/main/000_localmacros"
+    elif [ "$split" = true ]; then
         echo "$macros" >"$etc/conf.d/main/000_localmacros"
         cp "$SPLIT/main/05_mtasts-config_dlfunc" "$etc/conf.d/main/"
         cp "$SPLIT/acl/60_mtasts-config_log" "$etc/conf.d/acl/"
