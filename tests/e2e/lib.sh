@@ -10,6 +10,8 @@
 #   stock-single     the same, single-file configuration: the parts of
 #                    single-file/exim4.conf.mtasts-dlfunc pasted into a copy
 #                    of exim4.conf.template as its instructions say
+#   stock-smarthost  the split configuration in configuration type smarthost
+#                    (all mail to the smart host smarthost.test)
 # setup_variant V needs $work (a directory Debian-exim can reach).
 SNIP=$ROOT/exim-config-snippets
 SPLIT=$SNIP/debian-split/conf.d
@@ -81,22 +83,23 @@ EOF
     [ -z "${NOSNIP:-}" ] || sed -i '/^\.include .*mtasts-config/d' "$CONF"
 }
 
-# Debian's configuration (configtype internet) built by update-exim4.conf
-# from a copy of /etc/exim4 with the snippets added: split (conf.d files)
-# or single-file (the parts pasted into exim4.conf.template).
+# Debian's configuration (configtype internet; smarthost when SMARTHOST
+# names the smart host) built by update-exim4.conf from a copy of
+# /etc/exim4 with the snippets added: split (conf.d files) or single-file
+# (the parts pasted into exim4.conf.template).
 conf_debian() {
     local split=$1 etc=$D/etc
     mkdir -p "$etc"
     cp -a /etc/exim4/conf.d /etc/exim4/exim4.conf.template "$etc/"
     cat >"$etc/update-exim4.conf.conf" <<EOF
-dc_eximconfig_configtype='internet'
+dc_eximconfig_configtype='$([ -n "${SMARTHOST:-}" ] && echo smarthost || echo internet)'
 dc_other_hostnames='sender.world'
 dc_local_interfaces='127.0.0.1'
 dc_readhost=''
 dc_relay_domains=''
 dc_minimaldns='false'
 dc_relay_nets=''
-dc_smarthost=''
+dc_smarthost='${SMARTHOST:-}'
 CFILEMODE='644'
 dc_use_split_config='$split'
 dc_hide_mailname=''
@@ -162,6 +165,7 @@ setup_variant() {
         4.*)          install_module "$V" "$BUILD/exim-$V/mtasts_lookup.so"; EXIM=$(exim_prefix "$V")/bin/exim; conf_module ;;
         stock-split)  EXIM=$STOCK_EXIM; conf_debian true ;;
         stock-single) EXIM=$STOCK_EXIM; conf_debian false ;;
+        stock-smarthost) EXIM=$STOCK_EXIM; SMARTHOST=smarthost.test conf_debian true ;;
         *) echo "unknown variant $V"; return 1 ;;
     esac
     local err
