@@ -206,8 +206,14 @@ run_tests() {
         "ignored host unlisted.enforce-unlisted.test \[127.0.2.2\]" "$(cat "$D/debug")"
     check_eq "$V: enforce-unlisted.test: no connection to the unlisted MX" \
         "$(grep -c 'Connecting to .*127\.0\.2\.2' "$D/debug")" 0
-    check_eq "$V: enforce-unlisted.test: nothing in the log about it" \
-        "$(mainlog | grep -c 'unlisted\.enforce-unlisted\|127\.0\.2\.2')" 0
+    check_eq "$V: enforce-unlisted.test: no delivery attempt to it in the log" \
+        "$(mainlog | grep -c '127\.0\.2\.2')" 0
+    # ... but the main log says that the policy excludes it, once per
+    # domain and policy id (a second message: no second line)
+    r=unlisted2-$t@enforce-unlisted.test; send "$r"
+    check_eq "$V: enforce-unlisted.test: second message delivered" "$(receivers_of "$r")" good
+    check_eq "$V: enforce-unlisted.test: the skipped MX host logged once" \
+        "$(mainlog | grep -c 'MTA-STS: enforce-unlisted.test policy unlisted1: MX host unlisted.enforce-unlisted.test matches no mx pattern (listed.enforce-unlisted.test), not used$')" 1
 
     # testing, expired certificate: delivered, and the log says why
     # enforce would have refused.
