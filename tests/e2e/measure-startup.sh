@@ -21,7 +21,10 @@ if [ $# -gt 0 ]; then VARIANTS=("$@"); else VARIANTS=(4.96 stock-split); fi
 ROUNDS=${ROUNDS:-30} OLD_REV=${OLD_REV:-ba6e502}
 
 top=$(mktemp -d /var/tmp/mtasts-measure.XXXXXX); chmod 755 "$top"
-trap 'rm -rf "$top"' EXIT
+# setup_variant bind-mounts a private module directory per arm (lib.sh)
+unmount_modules() { local v; for v in "${VARIANTS[@]}"; do case $v in 4.*)
+    while mountpoint -q "$(exim_prefix "$v")/lookups"; do umount "$(exim_prefix "$v")/lookups" || break; done ;; esac; done; }
+trap 'unmount_modules; rm -rf "$top"' EXIT
 old_snip=$top/old-snippets
 mkdir -p "$old_snip"
 git -C "$ROOT" archive "$OLD_REV" exim-config-snippets | tar -x -C "$old_snip" || exit 1
@@ -58,8 +61,11 @@ PY
 }
 
 # ca_opens EXIM CONF RCPT: opens of the CA bundle in a one-message queue run
+# (after an untraced one that leaves the policy in the store: the helper's
+# first-contact fetch would count too)
 ca_opens() {
     local exim=$1 conf=$2 rcpt=$3 out=$top/strace.out
+    qrun "$exim" "$conf" "warm-$rcpt" >/dev/null || return 1
     printf 'Subject: measure\n\nhi\n' | "$exim" -C "$conf" -odq -f "$SENDER" "$rcpt" || return 1
     strace -f -qq -e trace=openat -o "$out" "$exim" -C "$conf" -qf >/dev/null 2>&1
     grep -E 'ca-certificates\.crt|/ssl/cert\.pem' "$out" | grep -vc ENOENT

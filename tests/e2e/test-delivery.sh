@@ -20,7 +20,9 @@ for f in "$HELPER" "$DLFUNC"; do [ -e "$f" ] || { echo "missing $f: run make all
 
 work=$(mktemp -d /var/tmp/mtasts-e2e.XXXXXX); chmod 755 "$work"
 RUN=$(printf '%04x' $((RANDOM)))   # in recipients: a kept world's Maildirs stay unambiguous
-trap '[ -f "$work/resolv.conf" ] && cat "$work/resolv.conf" >/etc/resolv.conf; rm -rf "$work"' EXIT
+unmount_modules() { local v; for v in "${VARIANTS[@]}"; do case $v in 4.*)   # private_module's
+    while mountpoint -q "$(exim_prefix "$v")/lookups"; do umount "$(exim_prefix "$v")/lookups" || break; done ;; esac; done; }
+trap '[ -f "$work/resolv.conf" ] && cat "$work/resolv.conf" >/etc/resolv.conf; unmount_modules; rm -rf "$work"' EXIT
 
 # ------------------------------------------------------------ the snippets
 # The single-file parts are generated from the split files: check they are
