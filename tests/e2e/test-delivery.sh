@@ -142,6 +142,16 @@ run_tests() {
     check_eq "$V: enforce.test: policy looked up (mode, id)" \
         "$(lookup enforce.test mode) $(lookup enforce.test id)" "enforce enforce1"
 
+    # Issue 17: the snippets add one smtp transport (mtasts_smtp), and make
+    # Debian's unused remote_smtp_smarthost load its CA bundle only when it
+    # connects: a queue run preloads the bundle for remote_smtp and
+    # mtasts_smtp only, as many as Debian's configuration without them.
+    fresh
+    printf 'Subject: preload\n\nhi\n' | x -odq -f "$SENDER" "preload-$t@nopolicy.test"
+    check_eq "$V: a queue run preloads the CA bundle for remote_smtp and mtasts_smtp only" \
+        "$(x -d+tls -qf 2>&1 | sed -nE "s/.*TLS: preloading CA bundle for transport ['\"]?([a-z_]+).*/\1/p" | sort | tr '\n' ' ')" \
+        "mtasts_smtp remote_smtp "
+
     # enforce, certificate failures: deferred, kept, not bounced; a forced
     # retry defers again.
     local d rcv
