@@ -434,6 +434,12 @@ run_tests() {
 # the recipient domain.
 run_smarthost_tests() {
     local t=sh-$RUN r conf0=$CONF
+    # no CA bundle load for the (unused) mtasts_smtp in a queue run
+    fresh
+    printf 'Subject: preload\n\nhi\n' | x -odq -f "$SENDER" "preload-$t@nopolicy.test"
+    check_eq "$V: a queue run preloads the CA bundle for Debian's transports only" \
+        "$(x -d+tls -qf 2>&1 | sed -nE "s/.*TLS: preloading CA bundle for transport ['\"]?([a-z_]+).*/\1/p" | sort | tr '\n' ' ')" \
+        "remote_smtp remote_smtp_smarthost "
     fresh; r=sh-$t@nopolicy.test; send "$r"
     check_delivered "smart host smarthost.test (enforce)" "$r" good2 \
         "R=mtasts_smarthost T=remote_smtp_smarthost H=smarthost.test \[127.0.2.2\] X=TLS[^ ]+ CV=yes"
