@@ -206,28 +206,45 @@ bool mtasts_wait_for_fetch(mtasts_store *s, const char *domain, unsigned wait_s,
                            mtasts_record *r)
 {
     int64_t since = (int64_t)time(NULL), deadline = since + wait_s;
-    bool done = false;
+    mtasts_record landed;
+    bool have_landed = false;
 
-    while (!done && (int64_t)time(NULL) < deadline) {
+    mtasts_record_init(&landed);
+    while ((int64_t)time(NULL) < deadline) {
         mtasts_record fresh;
         mtasts_err err = {{0}};
         pid_t holder;
+        bool done;
 
         poll(NULL, 0, HERD_POLL_MS);
-        /* Done when the holder let go (result stored, or it died) or when
-         * a TXT check newer than our wait landed in the record. */
+        /* Done when the holder let go (result stored, or it died). */
         done = mtasts_store_lease_check(s, domain, (int64_t)time(NULL), &holder, &err)
                != MTASTS_OK;
         if (mtasts_store_get(s, domain, &fresh, &err) != MTASTS_OK)
             continue;
-        if (done || fresh.txt_checked_at >= since) {
+        if (done) {
+            mtasts_record_free(&landed);
             mtasts_record_free(r);
             *r = fresh;
             return fresh.txt_checked_at >= since;
         }
-        mtasts_record_free(&fresh);
+        /* The holder stores the policy before its DANE probe and again
+         * after it: keep waiting for the final record, so that every waiter
+         * answers what the holder answers, but keep the first one for a
+         * holder that outlasts our wait. */
+        if (fresh.txt_checked_at >= since) {
+            mtasts_record_free(&landed);
+            landed = fresh;
+            have_landed = true;
+        } else {
+            mtasts_record_free(&fresh);
+        }
     }
-    return false;
+    if (!have_landed)
+        return false;
+    mtasts_record_free(r);
+    *r = landed;
+    return true;
 }
 
 mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_hooks *hooks,

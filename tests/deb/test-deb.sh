@@ -95,6 +95,12 @@ setup_root() {
     rm -f "$R/etc/resolv.conf"
     cp /etc/resolv.conf "$R/etc/resolv.conf" && cp /etc/hosts "$R/etc/hosts" &&
         cp "$WORLD_DIR/ca-bundle.crt" "$R/etc/ssl/certs/ca-certificates.crt" || return 1
+    # The helper trusts the hashed directory by default (CApath): the world CA
+    # gets its <subject hash>.0 link there too.
+    local h
+    h=$(openssl x509 -noout -subject_hash -in "$WORLD_DIR/ca/ca.crt") &&
+        cp "$WORLD_DIR/ca/ca.crt" "$R/etc/ssl/certs/exim-mtasts-world-ca.pem" &&
+        ln -sf exim-mtasts-world-ca.pem "$R/etc/ssl/certs/$h.0" || return 1
     echo sender.world > "$R/etc/mailname"
 }
 
@@ -249,6 +255,8 @@ run_release() {
 
     # enable
     printf 'MTASTS_ENABLE = 1\nMTASTS_IGNORE_TARGET_HOSTS = 0.0.0.0\n' >>"$R/etc/exim4/conf.d/main/000_localmacros"
+    # The world's policy hosts live on 127/8, refused by default (exim-mtasts(5)).
+    echo 'allow_private_policy_host = yes' >"$R/etc/exim4/mtasts.conf"
     if inr update-exim4.conf && inr exim4 -bV >/dev/null && restart_daemon; then
         ok "$rel: enabled with MTASTS_ENABLE, update-exim4.conf, daemon restarted"
     else
@@ -258,17 +266,17 @@ run_release() {
         "router = mtasts_enforce" "$(routing "rcpt@enforce.test")"
     r=on-$rel-$RANDOM@enforce.test
     send "$r" && check_grep "$rel: enforce.test delivered over verified TLS to its listed MX" \
-        "=> $r R=mtasts_enforce T=mtasts_enforce_smtp H=mx1.enforce.test \[127.0.2.1\] .*X=TLS[^ ]+ CV=yes" "$(mainlog)"
+        "=> $r R=mtasts_enforce T=mtasts_smtp H=mx1.enforce.test \[127.0.2.1\] .*X=TLS[^ ]+ CV=yes" "$(mainlog)"
     check_eq "$rel: enforce.test received by the good receiver" "$(receivers_of "$r")" good
     r=unl-$rel-$RANDOM@enforce-unlisted.test
     send "$r" && check_grep "$rel: enforce-unlisted.test delivered to the listed MX" \
-        "=> $r R=mtasts_enforce T=mtasts_enforce_smtp H=listed.enforce-unlisted.test \[127.0.2.1\] .*CV=yes" "$(mainlog)"
+        "=> $r R=mtasts_enforce T=mtasts_smtp H=listed.enforce-unlisted.test \[127.0.2.1\] .*CV=yes" "$(mainlog)"
     check_eq "$rel: enforce-unlisted.test: the unlisted MX (MX 10, receiver good2) got nothing" "$(receivers_of "$r")" good
     check_eq "$rel: enforce-unlisted.test: the router drops the unlisted MX" \
         "$(routing "x@enforce-unlisted.test" | grep -c 'unlisted.enforce-unlisted.test')" 0
     r=exp-$rel-$RANDOM@enforce-expired.test
     send "$r" && check_grep "$rel: enforce-expired.test deferred (expired certificate)" \
-        "== $r R=mtasts_enforce T=mtasts_enforce_smtp defer" "$(mainlog)"
+        "== $r R=mtasts_enforce T=mtasts_smtp defer" "$(mainlog)"
     check_eq "$rel: enforce-expired.test still queued" "$(queued "$r")" 1
     check_eq "$rel: enforce-expired.test not bounced" "$(mainlog | grep -c ' <= <> ')" 0
     check_grep "$rel: mtasts query as root" "enforce" "$(inr mtasts query enforce.test 2>&1)"
@@ -294,7 +302,7 @@ run_release() {
     restart_daemon
     r=upg-$rel-$RANDOM@enforce.test
     send "$r" && check_grep "$rel: after the upgrade: enforce.test delivered by mtasts_enforce" \
-        "=> $r R=mtasts_enforce T=mtasts_enforce_smtp H=mx1.enforce.test .*CV=yes" "$(mainlog)"
+        "=> $r R=mtasts_enforce T=mtasts_smtp H=mx1.enforce.test .*CV=yes" "$(mainlog)"
 
     # remove: the conffiles stay (MTASTS_ENABLE too), Debian's mail flow returns
     if apt_in remove exim4-mtasts >"$work/apt.log" 2>&1; then
@@ -320,6 +328,7 @@ run_release() {
     check_eq "$rel: purged: dpkg knows no exim4-mtasts" "$(inr dpkg-query -W -f '${Status}' exim4-mtasts 2>/dev/null)" ""
     # the macros the test added, then the file list and Exim's configuration
     sed -i '/^MTASTS_/d' "$R/etc/exim4/conf.d/main/000_localmacros"
+    rm -f "$R/etc/exim4/mtasts.conf"
     inr update-exim4.conf
     check_eq "$rel: purged: no file, directory, user, group or timer left (against the list before the install)" \
         "$(diff <(echo "$before") <(snapshot) | grep '^[<>]')" ""

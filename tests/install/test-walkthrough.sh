@@ -119,7 +119,7 @@ grep -qx "restart exim4" "$T/systemctl.log" 2>/dev/null && ok "the restart is sy
 step "guide: verify (router list, exim4 -bt, the policy, mtasts query)" verify 's/^D=.*/D=enforce.test/'
 grep -qx mtasts_enforce <<<"$out" && grep -qx mtasts_policy <<<"$out" \
     && ok "verify: exim4 -bP router_list shows the mtasts routers" || nok "verify: router list" "$out"
-grep -q "router = mtasts_enforce, transport = mtasts_enforce_smtp" <<<"$out" \
+grep -q "router = mtasts_enforce, transport = mtasts_smtp" <<<"$out" \
     && ok "verify: exim4 -bt routes enforce.test through mtasts_enforce" || nok "verify: exim4 -bt" "$out"
 grep -qx enforce <<<"$out" && ok "verify: the dlfunc says mode enforce" || nok "verify: the dlfunc says mode enforce" "$out"
 grep -qE '^mode: +enforce$' <<<"$out" && ok "verify: mtasts query finds the enforce policy" || nok "verify: mtasts query" "$out"
@@ -131,7 +131,7 @@ grep -qx "no policy" <<<"$out" && ok "verify: a domain without policy shows \"no
 
 # ------------------------------------------------------------ deliver
 r=$(send enforce.test)
-[ "$(receiver_of "$r")" = good ] && logline "$r" | grep -q "R=mtasts_enforce T=mtasts_enforce_smtp" \
+[ "$(receiver_of "$r")" = good ] && logline "$r" | grep -q "R=mtasts_enforce T=mtasts_smtp" \
     && ok "deliver: enforce.test through mtasts_enforce to good" || nok "deliver: enforce.test" "$(logline "$r")"
 held=$(send enforce-expired.test)
 logline "$held" | grep -q " == .*R=mtasts_enforce" && [ "$(queued "$held")" = 1 ] \
