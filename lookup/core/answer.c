@@ -220,8 +220,11 @@ bool mtasts_wait_for_fetch(mtasts_store *s, const char *domain, unsigned wait_s,
         /* Done when the holder let go (result stored, or it died). */
         done = mtasts_store_lease_check(s, domain, (int64_t)time(NULL), &holder, &err)
                != MTASTS_OK;
-        if (mtasts_store_get(s, domain, &fresh, &err) != MTASTS_OK)
+        if (mtasts_store_get(s, domain, &fresh, &err) != MTASTS_OK) {
+            if (done)
+                break;  /* the holder died or stored nothing */
             continue;
+        }
         if (done) {
             mtasts_record_free(&landed);
             mtasts_record_free(r);
