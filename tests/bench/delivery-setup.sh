@@ -15,8 +15,11 @@ source "$(dirname "$0")/../exim/lib.sh"
 source "$(dirname "$0")/../e2e/lib.sh"
 [ -n "${WORLD_DIR:-}" ] || { echo "run me inside tests/world/run-in-world" >&2; exit 2; }
 top=$1; shift
+# RECHECK, NOSNIP, SNIP, SPLIT: read by setup_variant (tests/e2e/lib.sh)
+# shellcheck disable=SC2034
 RECHECK=86400   # no TXT recheck (helper run) during the measured runs
 for variant in "$@"; do
+    # shellcheck disable=SC2034
     for arm in default snippets; do
         work=$top/$arm; mkdir -p "$work" && chmod 755 "$work" || exit 1
         if [ "$arm" = default ]; then NOSNIP=1; else NOSNIP=; fi
