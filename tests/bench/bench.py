@@ -27,12 +27,14 @@ import sys
 import tempfile
 import time
 import fcntl
+import ctypes
+import resource
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.abspath(os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build", "bench")))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
-SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "1 2 3 4 5 6").split())
+SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "1 2 3 4 5 6 7").split())
 EXIM_VERSION = "4.96"          # the loader that dlopens every module
 PREFIX = os.path.join(os.environ.get("MTASTS_CACHE", "/var/cache/exim-mtasts"),
                       "exim-" + EXIM_VERSION)
@@ -130,6 +132,10 @@ def busy_cores(j0, j1):
     """Average number of busy CPUs between two cpu_jiffies() samples."""
     dt = j1[1] - j0[1]
     return (j1[0] - j0[0]) / dt * os.cpu_count() if dt > 0 else float("nan")
+
+
+def first_line(text):
+    return text.strip().splitlines()[0] if text.strip() else "?"
 
 
 def rotate(items, r):
@@ -280,7 +286,10 @@ class Bench:
     def cleanup(self):
         self.stop_daemon()
         if self.mounted:
-            subprocess.run(["umount", LOOKUPS], check=False)
+            # ours, and those the delivery section's senders stacked on it
+            while subprocess.run(["mountpoint", "-q", LOOKUPS]).returncode == 0:
+                if subprocess.run(["umount", LOOKUPS]).returncode != 0:
+                    break
             self.mounted = False
         shutil.rmtree(self.work, ignore_errors=True)
 
@@ -694,12 +703,226 @@ class Bench:
                 "herd_processes": H, "herd": herd}
         self.section("6", data)
 
+    # ---------------------------------------------------------- 7
+    # Delivery cost (issue 17): a sender configured as the e2e suite's
+    # (tests/e2e/lib.sh, through tests/bench/delivery-setup.sh), Debian's
+    # configuration with and without the snippets, on the 4.96 module build
+    # and on stock exim4 (dlfunc).
+    DELIVERY_VARIANTS = ["4.96", "stock-split"]
+    DELIVERY_DESTS = {"enforce": "enforce.test", "nopolicy": "nopolicy.test"}
+
+    def spawn_all(self, argv, stdin_path=None):
+        """Run argv and wait for it and every process it leaves behind (we
+        are a child subreaper: Exim's connection reuse double-forks the
+        next "exim -MC" delivery, which would escape wait4). Returns
+        (wall s, CPU s of all of them, exit code of argv)."""
+        fa = [(os.POSIX_SPAWN_OPEN, 0, stdin_path or os.devnull, os.O_RDONLY, 0),
+              (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+              (os.POSIX_SPAWN_OPEN, 2, self.spawn_err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+               0o600)]
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=fa)
+        rc = None
+        while True:
+            try:
+                p, status = os.wait()
+            except ChildProcessError:
+                break
+            if p == pid:
+                rc = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        return wall, cpu, rc
+
+    def delivered_scan(self):
+        """Envelope-to addresses of the messages the world's receivers stored
+        since the last call."""
+        got = []
+        base = os.path.join(os.environ["WORLD_DIR"], "smtp")
+        for rcv in os.listdir(base):
+            nd = os.path.join(base, rcv, "Maildir", "new")
+            if not os.path.isdir(nd):
+                continue
+            for f in os.listdir(nd):
+                path = os.path.join(nd, f)
+                if path in self.mail_seen:
+                    continue
+                self.mail_seen.add(path)
+                with open(path, errors="replace") as fh:
+                    for line in fh:
+                        if line.startswith("Envelope-to:"):
+                            got.append(line.split(":", 1)[1].strip())
+                            break
+                        if line == "\n":
+                            break
+        return got
+
+    def wait_delivered(self, rcpts, timeout=30):
+        """Every address in rcpts arrived at a receiver (waiting for the
+        receivers' Maildir writes); raises otherwise."""
+        want = set(rcpts)
+        deadline = time.time() + timeout
+        while True:
+            for a in self.delivered_scan():
+                self.mail_got.add(a)
+            missing = want - self.mail_got
+            if not missing:
+                self.mail_got -= want
+                return
+            if time.time() > deadline:
+                raise RuntimeError("7: %d of %d messages not delivered (e.g. %s)" % (
+                    len(missing), len(want), sorted(missing)[0]))
+            time.sleep(0.05)
+
+    def queue_batch(self, arm, rcpts):
+        """Queue one message per recipient, in one exim -bS process (not
+        timed)."""
+        path = os.path.join(self.work, "batch.bsmtp")
+        with open(path, "w") as f:
+            for r in rcpts:
+                f.write("MAIL FROM:<sender@sender.world>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                        "Subject: bench %s\r\n\r\nhello from the delivery bench\r\n.\r\n"
+                        % (r, r))
+            f.write("QUIT\r\n")
+        w, c, rc = self.spawn_all([arm["exim"], "-C", arm["conf"], "-odq", "-bS"], path)
+        if rc != 0:
+            raise RuntimeError("7: %s: exim -bS exited %s: %s" % (arm["name"], rc, self.err()))
+        q = out_of([arm["exim"], "-C", arm["conf"], "-bpc"]).strip()
+        if q != str(len(rcpts)):
+            raise RuntimeError("7: %s: %s messages queued, want %d" % (arm["name"], q, len(rcpts)))
+
+    def err(self):
+        with open(self.spawn_err, errors="replace") as f:
+            return f.read()[-400:]
+
+    def deliver(self, arm, rcpts):
+        """Queue rcpts, then time a forced queue run delivering them; checks
+        that the queue is empty and every message reached a receiver.
+        Returns (wall s, CPU s)."""
+        self.queue_batch(arm, rcpts)
+        wall, cpu, rc = self.spawn_all([arm["exim"], "-C", arm["conf"], "-qf"])
+        if rc != 0:
+            raise RuntimeError("7: %s: exim -qf exited %s: %s" % (arm["name"], rc, self.err()))
+        q = out_of([arm["exim"], "-C", arm["conf"], "-bpc"]).strip()
+        if q != "0":
+            raise RuntimeError("7: %s: %s messages left in the queue (see %s/log/mainlog)"
+                               % (arm["name"], q, arm["dir"]))
+        self.wait_delivered(rcpts)
+        return wall, cpu
+
+    def s7_delivery(self):
+        N = n(20, int(os.environ.get("BENCH_DELIVERY_N", "200")))
+        R = n(2, int(os.environ.get("BENCH_DELIVERY_ROUNDS", "7")))
+        S = n(2, 5)
+        log("7: delivery cost, %d rounds of %d messages and %d one-message runs per arm"
+            % (R, N, S))
+        # Orphaned descendants (exim -MC) are re-parented to us and reaped,
+        # so RUSAGE_CHILDREN counts them (PR_SET_CHILD_SUBREAPER = 36).
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(36, 1, 0, 0, 0) != 0:
+            raise RuntimeError("7: prctl(PR_SET_CHILD_SUBREAPER) failed")
+        self.spawn_err = os.path.join(self.work, "spawn.err")
+        self.mail_seen, self.mail_got = set(), set()
+        self.delivered_scan()           # what the world held before
+        top = os.path.join(self.work, "delivery")
+        os.mkdir(top)
+        os.chmod(top, 0o755)
+        env = dict(os.environ, E2E_BUILD=BUILD)
+        lines = out_of(["bash", os.path.join(HERE, "delivery-setup.sh"), top]
+                       + self.DELIVERY_VARIANTS, env=env)
+        confs = {}
+        for line in lines.splitlines():
+            v, a, ex, cf, d = line.split()
+            confs[(v, a)] = {"exim": ex, "conf": cf, "dir": d}
+        arms = []
+        for v in self.DELIVERY_VARIANTS:
+            for cfg in ("default", "snippets"):
+                for dest in self.DELIVERY_DESTS:
+                    a = dict(confs[(v, cfg)])
+                    a.update(variant=v, cfg=cfg, dest=dest,
+                             name="%s/%s/%s" % (v, cfg, dest))
+                    arms.append(a)
+        seq = [0]
+
+        def rcpts(arm, k):
+            seq[0] += 1
+            return ["b%d-%d@%s" % (seq[0], i, self.DELIVERY_DESTS[arm["dest"]])
+                    for i in range(k)]
+
+        # Warm-up (not timed): the first contact fetches the policy into
+        # the store, page cache, hints databases; and the routes are right.
+        for a in arms:
+            self.deliver(a, rcpts(a, 3))
+        routes = {}
+        for a in arms:
+            with open(os.path.join(a["dir"], "log", "mainlog"), errors="replace") as f:
+                log_text = f.read()
+            dom = self.DELIVERY_DESTS[a["dest"]]
+            rs = sorted(set(re.findall(r"=> b\d+-\d+@%s R=(\S+) T=(\S+)" % re.escape(dom),
+                                       log_text)))
+            routes[a["name"]] = ["R=%s T=%s" % x for x in rs]
+        for a in arms:
+            r = routes[a["name"]]
+            if a["cfg"] == "snippets" and a["dest"] == "enforce" and \
+                    not all("mtasts" in x for x in r):
+                raise RuntimeError("7: %s: not delivered by the MTA-STS route: %s"
+                                   % (a["name"], r))
+        names = [a["name"] for a in arms]
+        bulk = {x: {"wall": [], "cpu": []} for x in names}
+        one = {x: {"wall": [], "cpu": []} for x in names}
+        one_round = {x: {"wall": [], "cpu": []} for x in names}
+        for r in range(R):
+            log("7: round %d of %d" % (r + 1, R))
+            for a in rotate(arms, r):
+                w, c = self.deliver(a, rcpts(a, N))
+                bulk[a["name"]]["wall"].append(w / N)
+                bulk[a["name"]]["cpu"].append(c / N)
+            # one-message queue runs: start-up cost, S per arm, interleaved
+            got = {x: {"wall": [], "cpu": []} for x in names}
+            for k in range(S):
+                for a in rotate(arms, r + k):
+                    w, c = self.deliver(a, rcpts(a, 1))
+                    for m, val in (("wall", w), ("cpu", c)):
+                        one[a["name"]][m].append(val)
+                        got[a["name"]][m].append(val)
+            for x in names:
+                for m in ("wall", "cpu"):
+                    one_round[x][m].append(median(got[x][m]))
+        # Paired ratios: snippets / default, same Exim, same destination,
+        # same round; median over rounds.
+        ratios = {}
+        for v in self.DELIVERY_VARIANTS:
+            for dest in self.DELIVERY_DESTS:
+                s_, d_ = "%s/snippets/%s" % (v, dest), "%s/default/%s" % (v, dest)
+                key = "%s/%s" % (v, dest)
+                ratios[key] = {
+                    "wall": summary([x / y for x, y in zip(bulk[s_]["wall"], bulk[d_]["wall"])]),
+                    "cpu": summary([x / y for x, y in zip(bulk[s_]["cpu"], bulk[d_]["cpu"])]),
+                    "startup_cpu": summary([x / y for x, y in zip(one_round[s_]["cpu"],
+                                                                  one_round[d_]["cpu"])]),
+                    "startup_wall": summary([x / y for x, y in zip(one_round[s_]["wall"],
+                                                                   one_round[d_]["wall"])]),
+                }
+        data = {"N": N, "rounds": R, "startup_runs": S, "variants": self.DELIVERY_VARIANTS,
+                "dests": self.DELIVERY_DESTS, "routes": routes,
+                "exims": {v: first_line(out_of([confs[(v, "default")]["exim"], "-C",
+                                                 confs[(v, "default")]["conf"], "-bV"],
+                                                check=False))
+                          for v in self.DELIVERY_VARIANTS},
+                "per_message": {x: {m: summary(v[m]) for m in v} for x, v in bulk.items()},
+                "startup": {x: {m: summary(v[m]) for m in v} for x, v in one.items()},
+                "ratios": ratios}
+        self.section("7", data)
+
     def measure(self):
         try:
             self.setup()
             self.save()
             steps = [("1", self.s1_warm_exim), ("2", self.s2_cached), ("3", self.s3_load),
-                     ("4", self.s4_cold), ("5", self.s5_scale), ("6", self.s6_concurrency)]
+                     ("4", self.s4_cold), ("5", self.s5_scale), ("6", self.s6_concurrency),
+                     ("7", self.s7_delivery)]
             for key, fn in steps:
                 if key not in SECTIONS:
                     continue
@@ -795,7 +1018,7 @@ def report(results_path, doc_path):
     add("")
     add("## How to reproduce")
     add("")
-    add("    make bench                          # as root on Debian 12; about 5 minutes")
+    add("    make bench                          # as root on Debian 12; about 15 minutes")
     add("    BENCH_QUICK=1 make bench            # small counts: try the harness")
     add("    BENCH_SECTIONS='1 3' make bench     # only some sections")
     add("")
@@ -962,17 +1185,19 @@ def report(results_path, doc_path):
                 "policy (see the notes); its time is still that of the whole helper run." %
                 s["exim_cold_answer"])
             add("")
-        for k in ("mtasts resolve", "exim cold lookup"):
+        # mtasts resolve: the first benchmark's target; exim cold lookup:
+        # issue 17's (a first contact through Exim at most 0.6x drill+curl)
+        for k, limit in (("mtasts resolve", 1.3), ("exim cold lookup", 0.6)):
             r = s["ratio"][k]["median"]
-            ok = r <= 1.3
-            t = "%s %.2fx drill+curl; target ≤ 1.3x" % (k, r)
+            ok = r <= limit
+            t = "%s %.2fx drill+curl; target ≤ %.1fx" % (k, r, limit)
             if not ok:
-                t += ", over by %.0f%%" % ((r / 1.3 - 1) * 100)
+                t += ", over by %.0f%%" % ((r / limit - 1) * 100)
             if k == "exim cold lookup" and not s.get("exim_cold_ok", True):
                 ok = False
                 t += ", but the answer was wrong (no policy)"
             add(verdict(ok, t) + "  ")
-            targets.append(("4. cold %s ≤ 1.3x drill+curl" % k, ok, "%.2fx" % r))
+            targets.append(("4. cold %s ≤ %.1fx drill+curl" % (k, limit), ok, "%.2fx" % r))
         add("")
 
     # 5
@@ -1070,6 +1295,69 @@ def report(results_path, doc_path):
             "; but not every process got the policy")))
         targets.append(("6. herd: 1 fetch for %d processes" % s["herd_processes"], ok,
                         "max %d%s" % (worst, "" if allp else ", wrong answers")))
+        add("")
+
+    # 7
+    s = sec_err("7", "7. Delivery cost: the snippets vs Debian's default configuration")
+    if s:
+        add("Senders configured as the e2e suite's (`tests/e2e/lib.sh` via "
+            "`tests/bench/delivery-setup.sh`): **4.96** = the 4.96 test build with the "
+            "lookup module (%s), a small configuration with Debian's `remote_smtp`; "
+            "**stock** = Debian's exim4 (%s) with Debian's own split configuration "
+            "(configtype internet) and the snippets through `${dlfunc}`. Arm *default*: "
+            "that configuration without the snippets; *snippets*: with them (store warm, "
+            "no helper run during the measurement). Destinations: `enforce.test` (enforce "
+            "policy, delivered by `mtasts_enforce`/`mtasts_smtp` with the snippets) and "
+            "`nopolicy.test` (no `_mta-sts` record); both MX hosts are the world's receiver "
+            "`good`. %d rounds; in each, every arm in rotated order queues N = %d messages "
+            "(one recipient each, one `exim -odq -bS` process, not timed) and delivers them "
+            "with one `exim -qf`, timed until its last descendant exits; CPU = user + sys "
+            "of the queue run and all its descendants (the bench is a child subreaper, so "
+            "the double-forked `exim -MC` deliveries of a reused connection are reaped and "
+            "counted in `RUSAGE_CHILDREN`). Each run checks the queue is empty and every "
+            "message arrived at a receiver (Envelope-to in the receivers' Maildirs). "
+            "Start-up: %d one-message queue runs per arm and round, interleaved, same "
+            "timing. Ratio = snippets / default, same Exim, same destination, same round; "
+            "median (IQR) over rounds (start-up: of the per-round medians)." % (
+                s["exims"].get("4.96", "?"), s["exims"].get("stock-split", "?"),
+                s["rounds"], s["N"], s["startup_runs"]))
+        add("")
+        add("Routes seen in the warm-up: " + "; ".join(
+            "%s: %s" % (k, ", ".join(v)) for k, v in s["routes"].items()) + ".")
+        add("")
+        label = {"4.96": "4.96", "stock-split": "stock"}
+        add("| Exim | configuration | destination | wall per message | CPU per message "
+            "| 1-message queue run: CPU | wall |")
+        add("| --- | --- | --- | --- | --- | --- | --- |")
+        for name, pm in s["per_message"].items():
+            v, cfg, dest = name.split("/")
+            st = s["startup"][name]
+            add("| %s | %s | %s | %s | %s | %s | %s |" % (
+                label.get(v, v), cfg, dest, fmt_iqr(pm["wall"]), fmt_iqr(pm["cpu"]),
+                fmt_t(st["cpu"]["median"]), fmt_t(st["wall"]["median"])))
+        add("")
+        add("| snippets / default (median per-round ratio, IQR) | wall per message "
+            "| sender CPU per message | 1-message queue run CPU | 1-message queue run wall |")
+        add("| --- | --- | --- | --- | --- |")
+        rf = lambda x: "%.3f (%.3f – %.3f)" % (x["median"], x["p25"], x["p75"])
+        for key, rr in s["ratios"].items():
+            v, dest = key.split("/")
+            add("| %s, %s | %s | %s | %s | %s |" % (label.get(v, v), dest, rf(rr["wall"]),
+                                                    rf(rr["cpu"]), rf(rr["startup_cpu"]),
+                                                    rf(rr["startup_wall"])))
+        add("")
+        for key, rr in s["ratios"].items():
+            v, dest = key.split("/")
+            for m, limit, what in (("cpu", 1.03, "sender CPU per message"),
+                                   ("startup_cpu", 1.05, "1-message queue-run start-up (CPU)"),
+                                   ("wall", 1.01, "wall per message")):
+                r = rr[m]["median"]
+                ok = r <= limit
+                t = "%s, %s: %s %.3fx default; target ≤ %.2fx" % (label.get(v, v), dest,
+                                                                   what, r, limit)
+                add(verdict(ok, t) + "  ")
+                targets.append(("7. %s %s: %s ≤ %.2fx" % (label.get(v, v), dest, what, limit),
+                                ok, "%.3fx" % r))
         add("")
 
     add("## Targets")

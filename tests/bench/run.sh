@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # make bench: performance figures for exim-mtasts, written to docs/benchmarks.md.
 # Not part of make check; nothing here asserts a time (targets are reported
-# as met or missed). Root on Debian 12; about 5 minutes on 2 cores.
+# as met or missed). Root on Debian 12; about 15 minutes on 2 cores
+# (section 7, delivery cost, about 10 of them; BENCH_DELIVERY_N and
+# BENCH_DELIVERY_ROUNDS: messages per arm and rounds, default 200 and 7).
 #
 #   BENCH_QUICK=1      small counts (try the harness in a minute or two)
-#   BENCH_SECTIONS     e.g. "1 3": only those sections (see tests/bench/bench.py)
+#   BENCH_SECTIONS     e.g. "1 7": only those sections (see tests/bench/bench.py)
 #   BENCH_BUILD        build directory (default build/bench)
 #   BENCH_DOC          report file (default docs/benchmarks.md)
 set -euo pipefail
@@ -21,7 +23,8 @@ bash tests/exim/build-exim.sh 4.96 >/dev/null
 
 # Our own build directory: nothing else's build/ is touched or raced.
 echo "bench: building into $B"
-make -s BUILD="$B" "$B/libmtasts-core.a" "$B/mtasts" "$B/exim-4.96/mtasts_lookup.so"
+make -s BUILD="$B" "$B/libmtasts-core.a" "$B/mtasts" "$B/mtasts_dlfunc.so" \
+    "$B/exim-4.96/mtasts_lookup.so"
 CFLAGS_B=(-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror
           -Wno-format-truncation -O2 -g -Ilookup/core -Itests/bench)
 for p in bench_cached bench_scale; do
