@@ -86,6 +86,7 @@ run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
 [ -f tests/cli/test-cli-world.sh ] && run_suite cli-world  $WORLD bash tests/cli/test-cli-world.sh
 [ -f tests/install/test-install.sh ] && run_suite install  bash tests/install/test-install.sh
 [ -f tests/e2e/test-delivery.sh ]  && run_suite e2e        $WORLD bash tests/e2e/test-delivery.sh
+run_suite e2e-retry       $WORLD bash tests/e2e/test-retry.sh
 
 summary_table
 echo
