@@ -84,9 +84,8 @@ done <"$TABLE"
 declare -A baseline_done
 results=() bad=0
 for row in "${rows[@]}"; do
-    IFS='|' read -r name suite check file edit <<<"$row"
-    name=$(xargs <<<"$name"); suite=$(xargs <<<"$suite"); file=$(xargs <<<"$file")
-    check=${check# }; check=${check% }; edit=${edit# }
+    # Fields are separated by " | " (a bare | belongs to the regexes).
+    IFS=$'\x1f' read -r name suite check file edit < <(awk -F ' [|] ' -v OFS=$'\x1f' '{ $1 = $1; print }' <<<"$row")
     if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx -- "$name"; then continue; fi
 
     if [ -z "${baseline_done[$suite]:-}" ]; then
