@@ -75,7 +75,9 @@ for t in build/tests/test_* build/tests/store_stress; do
 done
 run_suite fuzz-short      bash tests/fuzz/run.sh build/fuzz "${FUZZ_SHORT_SECONDS:-20}"
 run_suite world-selftest  bash tests/world/test-world.sh
-WORLD=tests/world/run-in-world
+# Inside the world the test Exims get private module directories: suites
+# that install modules never touch the shared ones (a shared test machine).
+WORLD="tests/world/run-in-world bash tests/exim/private-modules.sh"
 run_suite exim-modules    $WORLD bash tests/exim/test-modules.sh
 run_suite discovery       $WORLD build/tests/test_discovery
 run_suite discovery-valgrind $WORLD valgrind -q --leak-check=full --errors-for-leak-kinds=definite \

@@ -17,7 +17,7 @@
 # 2-3 minutes each). The e2e suite runs only the variants in
 # MUTATION_E2E_VARIANTS (default "4.100 stock-split"; set to "" for all five).
 # Mutated lookup modules never reach the shared test-Exim module directories:
-# inside the world, isolate.sh bind-mounts private copies over them.
+# inside the world, tests/exim/private-modules.sh bind-mounts private copies over them.
 # Logs stay in MUTATION_DIR (default build/mutation).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,7 +31,7 @@ trap 'rm -rf "$scratch"' EXIT
 
 # suite_cmd SUITE: the command make check runs for SUITE (tests/run-all.sh)
 suite_cmd() {
-    local world="tests/world/run-in-world bash tests/mutation/isolate.sh"
+    local world="tests/world/run-in-world bash tests/exim/private-modules.sh"
     case $1 in
         exim-lookup)  echo "$world bash tests/exim/test-lookup.sh" ;;
         exim-modules) echo "$world bash tests/exim/test-modules.sh" ;;
