@@ -263,6 +263,11 @@ check_eq "read-only store: cached policy answered (twice)" \
 check_eq "read-only store: cached policy answered with no HTTPS request" "$(count idchange.test)" "$c"
 check_eq "read-only store: uncached domain answered from the network" "$(field mode "$(sed -n 3p <<<"$r")")" none
 check_eq "read-only store: said once per process" "$(grep -c "store .* is read-only" "$work/err")" 1
+# ... and by the module itself: the helper (which could also read the
+# store) is not run for it.
+dbg=$("$exim96" -C "$conf" -d+lookup -be "\${lookup mtasts,$(opts recheck=3600){idchange.test}{\$value}{NOPOLICY}}" 2>&1)
+check_grep "read-only store: the module answered from the store" 'mtasts: idchange.test: answered from the store' "$dbg"
+check_eq "read-only store: the helper was not run" "$(grep -c 'mtasts: running .* resolve' <<<"$dbg")" 0
 restore_idchange
 step umount "$work/ro-store"
 # A store directory that does not exist: answers from the network.
