@@ -1,10 +1,14 @@
 # exim-mtasts: an MTA-STS (RFC 8461) lookup module for Exim.
 #
-#   make deps      install build and test dependencies (Debian 12, root)
-#   make           core library, Exim lookup module, dlfunc object, CLI
-#   make check     deps, Exim test builds, unit tests (also ASan+UBSan and
+#   make build-deps  install the build packages only (Debian 12, root)
+#   make           what this host can build: the CLI/helper; the dlfunc object
+#                  when exim4-dev's headers are installed; the lookup module
+#                  when EXIM_SRC is a configured Exim tree (says what it skips)
+#   make check     test deps, Exim test builds, unit tests (also ASan+UBSan and
 #                  valgrind), short fuzz runs, integration tests in the test world
 #   make demo      start the test world and show what the module does
+#   make deps      install build and test dependencies (for check and demo:
+#                  the test toolchain, deb-src entries; not for a live MTA)
 #   make fuzz      longer fuzz runs
 #
 # EXIM_SRC selects the configured Exim source tree the lookup module is
@@ -27,10 +31,13 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden \
              -DMTASTS_VERSION='"$(VERSION)"' \
              -DMTASTS_HELPER_DEFAULT='"$(PREFIX)/lib/exim-mtasts/mtasts"' $(CFLAGS)
 
-NET_PKGS  := libcurl ldns
+NET_PKGS  := libcurl ldns openssl
 NET_CFLAGS := $(shell pkg-config --cflags $(NET_PKGS) 2>/dev/null)
 NET_LIBS  := $(shell pkg-config --libs $(NET_PKGS) 2>/dev/null)
 LMDB_LIBS := -llmdb
+# libidn2 (IDNA2008) is dlopened by lookup/core/idn.c at the first non-ASCII
+# domain, so no process links it: only its header is needed here.
+IDN_CFLAGS := $(shell pkg-config --cflags libidn2 2>/dev/null)
 
 # The core is split so that what runs inside every Exim process (cache side)
 # links no network library: Exim <= 4.98 loads every module into every
@@ -59,11 +66,25 @@ DLFUNC_SRC     := lookup/exim-dlfunc/mtasts_dlfunc.c
 # What both adapters share: LMDB loaded at the first lookup, not at dlopen.
 ADAPTER_SRC    := lookup/exim-common/lmdb_lazy.c
 
-.PHONY: all deps exim module modules dlfunc cli unit check demo fuzz clean
-all: module dlfunc cli
+# exim4-dev's local_scan API, which the dlfunc object is compiled against.
+EXIM4_DEV_INCLUDE ?= /usr/include/exim4
+HAVE_EXIM4_DEV = $(wildcard $(EXIM4_DEV_INCLUDE)/local_scan.h)
 
+.PHONY: all deps build-deps exim module modules dlfunc cli unit check demo fuzz clean
+# make (all): only what this host can build, so that a Debian host without an
+# Exim source tree gets the CLI and the dlfunc object, which is all it needs.
+all: cli $(if $(HAVE_EXIM4_DEV),dlfunc) $(if $(EXIM_BUILD_DIR),module)
+	@$(if $(HAVE_EXIM4_DEV),,echo "make: skipped mtasts_dlfunc.so: no $(EXIM4_DEV_INCLUDE)/local_scan.h (apt-get install exim4-dev, or make build-deps)")
+	@$(if $(EXIM_BUILD_DIR),,echo "make: skipped mtasts_lookup.so: EXIM_SRC=$(EXIM_SRC) is not a configured Exim tree (only Exims with LOOKUP_MODULE_DIR need it; Debian's exim4 uses mtasts_dlfunc.so)")
+
+# Test dependencies (make check, make demo): the test toolchain and deb-src
+# entries for the test Exims; never needed on a host that only runs Exim.
 deps:
-	@bash tests/deps.sh
+	@bash tests/deps.sh test
+
+# Build dependencies only: compilers and the libraries' -dev packages.
+build-deps:
+	@bash tests/deps.sh build
 
 exim:
 	@bash tests/exim/build-all.sh >/dev/null
@@ -76,7 +97,7 @@ $(BUILD)/core/options.o: $(PREFIX_STAMP)
 
 $(BUILD)/core/%.o: lookup/core/%.c $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(NET_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(NET_CFLAGS) $(IDN_CFLAGS) -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@; ar rcs $@ $^
@@ -101,7 +122,8 @@ $(BUILD)/exim-%/mtasts_lookup.so: $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wil
 # for ${dlfunc}, compiled against exim4-dev's headers.
 dlfunc: $(BUILD)/mtasts_dlfunc.so
 $(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
-	$(CC) $(CFLAGS_ALL) -DDLFUNC_IMPL -I/usr/include/exim4 -Ilookup/core -shared -o $@ \
+	@test -n "$(HAVE_EXIM4_DEV)" || { echo "no $(EXIM4_DEV_INCLUDE)/local_scan.h: apt-get install exim4-dev (or make build-deps)"; exit 1; }
+	$(CC) $(CFLAGS_ALL) -DDLFUNC_IMPL -I$(EXIM4_DEV_INCLUDE) -Ilookup/core -shared -o $@ \
 	  $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) -ldl
 
 cli: $(BUILD)/mtasts
@@ -129,7 +151,10 @@ FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
 	@bash tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
-check: deps
+# The decoy first: it must survive make deps too (tests/install/decoy.sh).
+check:
+	@bash tests/install/decoy.sh start
+	@bash tests/deps.sh test
 	@bash tests/run-all.sh
 
 demo: deps
@@ -166,11 +191,13 @@ INST_FILES = $(INST_HELPER_DIR)/mtasts $(PREFIX)/sbin/mtasts \
 INST_SED = sed 's|/usr/lib/exim-mtasts/|$(INST_HELPER_DIR)/|g'
 
 .PHONY: install uninstall
-install: cli dlfunc $(if $(LOOKUP_MODULE_DIR),module)
+# The dlfunc object needs exim4-dev's headers: a host without them (an Exim
+# with LOOKUP_MODULE_DIR, not Debian's) installs the rest.
+install: cli $(if $(HAVE_EXIM4_DEV),dlfunc) $(if $(LOOKUP_MODULE_DIR),module)
 	install -d $(DESTDIR)$(INST_HELPER_DIR) $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/exim4
 	install -m 0755 $(BUILD)/mtasts $(DESTDIR)$(INST_HELPER_DIR)/mtasts
 	ln -sfn ../lib/exim-mtasts/mtasts $(DESTDIR)$(PREFIX)/sbin/mtasts
-	install -m 0644 $(BUILD)/mtasts_dlfunc.so $(DESTDIR)$(PREFIX)/lib/exim4/mtasts_dlfunc.so
+	$(if $(HAVE_EXIM4_DEV),install -m 0644 $(BUILD)/mtasts_dlfunc.so $(DESTDIR)$(PREFIX)/lib/exim4/mtasts_dlfunc.so,@echo "make install: no mtasts_dlfunc.so (no $(EXIM4_DEV_INCLUDE)/local_scan.h)")
 	$(if $(LOOKUP_MODULE_DIR),install -D -m 0644 $(MODULE_OUT) $(DESTDIR)$(LOOKUP_MODULE_DIR)/mtasts_lookup.so)
 	$(foreach m,$(INST_MAN),install -D -m 0644 $(m) \
 	  $(DESTDIR)$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)) &&) true
@@ -182,14 +209,64 @@ install: cli dlfunc $(if $(LOOKUP_MODULE_DIR),module)
 	$(INST_SED) $(INST_CRON) > $(DESTDIR)/etc/cron.d/exim-mtasts
 	chmod 0644 $(DESTDIR)/etc/cron.d/exim-mtasts
 
-uninstall:
-	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+# uninstall never pulls the objects from under a live configuration: Exim
+# would defer every remote message ("dlopen ... failed"). It reads the
+# configuration file Exim uses (exim -bP configure_file, or EXIM_LIVE_CONFIG)
+# and the files it .includes, and refuses while any line uses exim-mtasts;
+# FORCE=1 removes anyway, loudly. With DESTDIR (staging) only EXIM_LIVE_CONFIG
+# is checked. It disables the refresh timer, and keeps a cron file edited
+# since install (saying so).
+EXIM_LIVE_CONFIG ?=
+SYSTEMD_RUN_DIR  ?= /run/systemd/system
+MTASTS_CONF_USE  := mtasts_dlfunc|mtasts_lookup|lookup[[:space:]]+mtasts|exim-mtasts
+TIMER_WANTS       = $(DESTDIR)/etc/systemd/system/timers.target.wants/mtasts-refresh.timer
+INST_CRON_FILE    = $(DESTDIR)/etc/cron.d/exim-mtasts
+
+.PHONY: uninstall-check
+uninstall-check:
+	@conf='$(EXIM_LIVE_CONFIG)'; \
+	if [ -z "$$conf" ] && [ -z '$(DESTDIR)' ]; then \
+	  for x in exim4 exim; do \
+	    if command -v $$x >/dev/null 2>&1; then conf=$$($$x -bP -n configure_file 2>/dev/null); break; fi; \
+	  done; \
+	fi; \
+	[ -n "$$conf" ] && [ -f "$$conf" ] || exit 0; \
+	files="$$conf $$(sed -n 's/^[[:space:]]*\.include\(_if_exists\)\{0,1\}[[:space:]]\{1,\}\(\/[^[:space:]]*\).*/\2/p' "$$conf")"; \
+	uses=$$(for f in $$files; do [ -f "$$f" ] && grep -HnE '$(MTASTS_CONF_USE)' "$$f" | grep -vE '^[^:]*:[0-9]+:[[:space:]]*#'; done | head -3); \
+	[ -n "$$uses" ] || exit 0; \
+	echo "make uninstall: the live Exim configuration $$conf still uses exim-mtasts:"; \
+	echo "$$uses" | sed 's/^/    /'; \
+	echo "  Removing the objects now makes Exim defer every remote message (dlopen failed)."; \
+	echo "  Roll back in order first (docs/admin-guide.md, \"Rolling back\"): take the"; \
+	echo "  snippets out of the configuration, update-exim4.conf, restart Exim; then uninstall."; \
+	if [ '$(FORCE)' = 1 ]; then echo "make uninstall: WARNING: FORCE=1: removing them anyway"; exit 0; fi; \
+	echo "  (make uninstall FORCE=1 removes them anyway.)"; exit 1
+
+uninstall: uninstall-check
+	@if [ -z '$(DESTDIR)' ] && [ -d $(SYSTEMD_RUN_DIR) ]; then \
+	  if systemctl -q is-enabled mtasts-refresh.timer 2>/dev/null || systemctl -q is-active mtasts-refresh.timer 2>/dev/null; then \
+	    echo "systemctl disable --now mtasts-refresh.timer"; systemctl disable --now mtasts-refresh.timer; fi; \
+	elif [ -L $(TIMER_WANTS) ]; then \
+	  echo "disabling mtasts-refresh.timer (rm $(TIMER_WANTS))"; rm -f $(TIMER_WANTS); \
+	fi
+	rm -f $(addprefix $(DESTDIR),$(filter-out /etc/cron.d/exim-mtasts,$(INST_FILES)))
+	@if [ -f $(INST_CRON_FILE) ]; then \
+	  if $(INST_SED) $(INST_CRON) | cmp -s - $(INST_CRON_FILE); then rm -f $(INST_CRON_FILE); \
+	  else echo "make uninstall: kept $(INST_CRON_FILE): edited since make install (it does nothing without the helper; delete it yourself)"; fi; \
+	fi
 	if [ -d $(DESTDIR)$(PREFIX)/share/exim-mtasts ]; then \
 	  find $(DESTDIR)$(PREFIX)/share/exim-mtasts -depth -type d -empty -delete; fi
 	rmdir $(DESTDIR)$(INST_HELPER_DIR) 2>/dev/null || true
+	@if [ -z '$(DESTDIR)' ] && [ -d $(SYSTEMD_RUN_DIR) ]; then systemctl daemon-reload || true; fi
 
 # make bench: performance figures (not part of check; root, ~5 min), written
 # to docs/benchmarks.md. BENCH_QUICK=1 for a short trial run.
 .PHONY: bench
 bench:
 	@bash tests/bench/run.sh
+
+# make deb: the Debian package exim4-mtasts for bookworm and trixie, into
+# build/deb/RELEASE/ (root; packaging/README).
+.PHONY: deb
+deb:
+	@bash packaging/build-deb.sh

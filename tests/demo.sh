@@ -66,10 +66,10 @@ for d in "${DOMAINS[@]}"; do
     case $router in
         mtasts_enforce) why="policy enforce: only MX hosts listed in the policy, verified TLS required" ;;
         mtasts_testing) why="policy testing: delivered as usual, what enforce would refuse is logged" ;;
-        mtasts_dane)    why="the MX has DNSSEC-signed TLSA records: DANE takes precedence" ;;
         dnslookup)      why="no MTA-STS policy: the usual dnslookup router" ;;
         *)              why="" ;;
     esac
+    [ "$cv" = CV=dane ] && why="$why; the MX has DNSSEC-signed TLSA records: DANE decides"
     printf '   %-22s why: %s (router %s)\n' "" "$why" "$router"
     case $d in
         testing.test)

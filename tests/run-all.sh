@@ -58,6 +58,10 @@ summary_table() {
     echo "distinct assertions: $distinct; re-runs of them under ASan/valgrind: $reruns"
 }
 
+# A decoy exim4 process outside the test world (make check starts it before
+# make deps): the decoy suite at the end checks that nothing killed it.
+bash tests/install/decoy.sh start
+
 # Build steps are suites too: a build failure must show as a failure.
 build_step() { "$@" && echo "build: 1 passed, 0 failed" || echo "build: 0 passed, 1 failed"; }
 
@@ -83,12 +87,22 @@ run_suite discovery       $WORLD build/tests/test_discovery
 run_suite discovery-valgrind $WORLD valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
     --error-exitcode=99 build/tests/test_discovery
 run_suite exim-lookup     $WORLD bash tests/exim/test-lookup.sh
+run_suite exim-rfc-lookup $WORLD bash tests/exim/test-rfc-lookup.sh
+run_suite helper-safety   $WORLD bash tests/exim/test-helper-safety.sh
+run_suite exim-store-safety $WORLD bash tests/exim/test-store-safety.sh
 # Suites of later issues join as they land.
 [ -f tests/cli/test-cli.sh ]       && run_suite cli        bash tests/cli/test-cli.sh
 [ -f tests/cli/test-cli-world.sh ] && run_suite cli-world  $WORLD bash tests/cli/test-cli-world.sh
+run_suite rfc-world       $WORLD bash tests/cli/test-rfc-world.sh
 [ -f tests/install/test-install.sh ] && run_suite install  bash tests/install/test-install.sh
 [ -f tests/e2e/test-delivery.sh ]  && run_suite e2e        $WORLD bash tests/e2e/test-delivery.sh
 run_suite e2e-retry       $WORLD bash tests/e2e/test-retry.sh
+run_suite admin           bash tests/install/test-admin.sh
+run_suite walkthrough     $WORLD bash tests/install/test-walkthrough.sh
+run_suite offswitch       $WORLD bash tests/install/test-offswitch.sh
+# The Debian package in bookworm and trixie chroots; it enters the world itself.
+[ -f tests/deb/test-deb.sh ]       && run_suite deb        bash tests/deb/test-deb.sh
+run_suite decoy           bash tests/install/decoy.sh check
 
 summary_table
 echo

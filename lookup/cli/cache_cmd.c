@@ -9,12 +9,16 @@
 #include <time.h>
 
 static const char cache_usage[] =
-    "usage: mtasts cache list [--json]           one line per stored domain\n"
+    "usage: mtasts cache list [--json]           a header, then one line per stored domain\n"
     "       mtasts cache show [--json] DOMAIN    everything stored for DOMAIN\n"
     "       mtasts cache flush [DOMAIN]          forget DOMAIN, or every domain\n"
     "       mtasts cache stats [--json]          counts, sizes and ages\n"
     "options: --store DIR, --config FILE, --options 'key=value ...'\n"
+    "An empty store, or one not created yet, is \"empty\" (exit 0).\n"
     "Exit 0 ok, 1 DOMAIN not stored, 2 usage, 3 store trouble.\n";
+
+/* The columns of "cache list", and its header line (not with --json). */
+#define LIST_ROW "%-30s %-7s %-32s %-8s %3s %s\n"
 
 typedef struct list_ctx {
     bool json;
@@ -35,9 +39,14 @@ static bool list_one(void *ctx, const char *domain, const mtasts_record *r)
                         : r->expires_at < l->now ? "expired"
                         : cli_duration(r->expires_at - l->now, b);
 
-        printf("%-30s %-7s %-32s %-8s %3lu %s\n", domain,
+        char failures[24];
+
+        if (!l->n)
+            printf(LIST_ROW, "DOMAIN", "MODE", "ID", "EXPIRES", "FAILURES", "LAST ERROR");
+        snprintf(failures, sizeof failures, "%lu", (unsigned long)r->failures);
+        printf(LIST_ROW, domain,
                r->id[0] ? mtasts_mode_name(r->policy.mode) : "-", r->id[0] ? r->id : "-", exp,
-               (unsigned long)r->failures, r->last_error[0] ? r->last_error : "-");
+               failures, r->last_error[0] ? r->last_error : "-");
     }
     l->n++;
     return true;
@@ -106,8 +115,37 @@ static void print_stats(const mtasts_store_stats *st, const stats_ctx *s, bool j
            s->newest ? " ago" : "");
 }
 
+/* empty_store - what each subcommand says when PATH holds no store yet (the
+ * directory or its data.mdb missing: no policy was ever stored there) */
+static int empty_store(const char *path, const char *sub, const char *domain, bool json)
+{
+    if (!strcmp(sub, "list")) {
+        if (json)
+            puts("[]");
+        else
+            printf("store %s: empty (no policy stored yet)\n", path);
+        return EXIT_POLICY;
+    }
+    if (!strcmp(sub, "stats")) {
+        mtasts_store_stats ss = { 0 };
+        stats_ctx c = { .now = (int64_t)time(NULL) };
+
+        if (!json)
+            printf("store %s: empty (not created yet)\n", path);
+        print_stats(&ss, &c, json);
+        return EXIT_POLICY;
+    }
+    if (domain) {
+        cli_error("%s: not in the store (store %s is empty)", domain, path);
+        return EXIT_NO_POLICY;
+    }
+    printf("store %s: empty, nothing to flush\n", path);
+    return EXIT_POLICY;
+}
+
 /* cache_run - one subcommand on the open store; returns the exit code */
-static int cache_run(mtasts_store *s, const char *sub, const char *domain, bool json)
+static int cache_run(mtasts_store *s, const char *path, const char *sub, const char *domain,
+                     bool json)
 {
     mtasts_err err = {{0}};
     mtasts_status st;
@@ -118,6 +156,8 @@ static int cache_run(mtasts_store *s, const char *sub, const char *domain, bool 
         fputs(json ? "[" : "", stdout);
         st = mtasts_store_foreach(s, list_one, &l, &err);
         fputs(json ? "]\n" : "", stdout);
+        if (st == MTASTS_OK && !json && !l.n)
+            printf("store %s: empty\n", path);
     } else if (!strcmp(sub, "stats")) {
         stats_ctx c = { .now = (int64_t)time(NULL) };
         mtasts_store_stats ss;
@@ -201,16 +241,22 @@ int cmd_cache(int argc, char **argv)
         return cli_usage(cache_usage, false);
     if (nargs && !cli_domain_arg(argv[optind + 1], domain))
         return EXIT_USAGE;
-    if (!cli_load_settings(&sa, &o))
+    /* The store is the Exim user's: root gains nothing by reading it. */
+    if (!cli_load_settings(&sa, &o) || !cli_unprivileged(&o))
         return EXIT_TROUBLE;
 
     /* Never create a store here: a mistyped --store should not leave one. */
     sc.path = o.store;
-    if (mtasts_store_open(&sc, &s, &err) != MTASTS_OK) {
+    switch (mtasts_store_open(&sc, &s, &err)) {
+    case MTASTS_OK:
+        break;
+    case MTASTS_NOT_FOUND:
+        return empty_store(o.store, sub, nargs ? domain : NULL, json);
+    default:
         cli_error("store %s: %s", o.store, err.msg);
         return EXIT_TROUBLE;
     }
-    rc = cache_run(s, sub, nargs ? domain : NULL, json);
+    rc = cache_run(s, o.store, sub, nargs ? domain : NULL, json);
     mtasts_store_close(&s);
     return rc;
 }

@@ -30,9 +30,13 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
                                  bool force, unsigned refetch_within, bool verbose,
                                  mtasts_record *r, mtasts_resolve_result *res);
 
-/* As root, become the owner of the store directory (the Exim user) before
- * any network work; a no-op for other users or a root-owned store. */
-bool cli_drop_privileges(const mtasts_options *o);
+/* Started as root (any of the real, effective or saved uids 0): become
+ * o->user (its uid and gid, no supplementary group) for good, before any
+ * store, DNS, HTTPS or parsing work, and check with getresuid/getresgid that
+ * no id is left behind. A no-op for any other caller. false (err says why)
+ * when the user is unknown, is root, or the switch failed: the caller must
+ * then stop (EXIT_TROUBLE), never carry on as root. */
+bool cli_drop_privileges(const mtasts_options *o, mtasts_err *err);
 
 int cmd_resolve(int argc, char **argv);
 

@@ -1,15 +1,20 @@
 /*
  * cli_util.c - helpers shared by the admin subcommands; see cli_util.h.
  */
+#define _GNU_SOURCE /* getresuid, getresgid */
 #include "cli_util.h"
 #include "domain.h"
+#include "idn.h"
 #include "mx_match.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void cli_error(const char *fmt, ...)
 {
@@ -53,6 +58,62 @@ bool cli_load_settings(const cli_settings_args *a, mtasts_options *o)
     return true;
 }
 
+bool cli_drop_privileges(const mtasts_options *o, mtasts_err *err)
+{
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    uid_t ru, eu, su;
+    gid_t rg, eg, sg;
+    int rc;
+
+    if (getresuid(&ru, &eu, &su) != 0) {
+        mtasts_errf(err, "getresuid: %s", strerror(errno));
+        return false;
+    }
+    /* Nothing to give up (an administrator or the Exim user ran us). */
+    if (ru != 0 && eu != 0 && su != 0)
+        return true;
+    /* The user comes from the configuration, never from the store
+     * directory: whoever can write there must not choose our identity. */
+    rc = getpwnam_r(o->user, &pw, buf, sizeof buf, &found);
+    if (!found) {
+        mtasts_errf(err, "cannot drop privileges: user \"%s\": %s", o->user,
+                    rc ? strerror(rc) : "no such user");
+        return false;
+    }
+    if (pw.pw_uid == 0 || pw.pw_gid == 0) {
+        mtasts_errf(err, "cannot drop privileges: user \"%s\" has uid or gid 0", o->user);
+        return false;
+    }
+    /* Groups first (that needs root), then the gid, then the uid; no
+     * supplementary group (the primary one is the gid). */
+    if (setgroups(0, NULL) != 0 || setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid) != 0
+        || setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) != 0) {
+        mtasts_errf(err, "cannot drop privileges to %s: %s", o->user, strerror(errno));
+        return false;
+    }
+    /* Trust the kernel's answer, not the calls' return values. */
+    if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0
+        || ru != pw.pw_uid || eu != pw.pw_uid || su != pw.pw_uid
+        || rg != pw.pw_gid || eg != pw.pw_gid || sg != pw.pw_gid
+        || getgroups(0, NULL) != 0 || setresuid(0, 0, 0) == 0) {
+        mtasts_errf(err, "cannot drop privileges to %s: still privileged after the switch",
+                    o->user);
+        return false;
+    }
+    return true;
+}
+
+bool cli_unprivileged(const mtasts_options *o)
+{
+    mtasts_err err = {{0}};
+
+    if (cli_drop_privileges(o, &err))
+        return true;
+    cli_error("%s", err.msg);
+    return false;
+}
+
 bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
     char *end;
@@ -71,12 +132,15 @@ bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 bool cli_domain_arg(const char *arg, char out[MTASTS_DOMAIN_MAX + 2])
 {
     mtasts_err err = {{0}};
+    mtasts_status st = mtasts_idn_to_ascii(arg, out, MTASTS_DOMAIN_MAX + 2, &err);
 
-    if (strlen(arg) > MTASTS_DOMAIN_MAX + 1) {
-        cli_error("invalid domain: longer than %d characters", MTASTS_DOMAIN_MAX);
+    if (st != MTASTS_OK) {
+        if (st == MTASTS_NOT_FOUND)
+            cli_error("invalid domain: longer than %d characters", MTASTS_DOMAIN_MAX);
+        else
+            cli_error("invalid domain: %s", err.msg);
         return false;
     }
-    mtasts_strlcpy(out, arg, MTASTS_DOMAIN_MAX + 2);
     mtasts_host_normalize(out);
     if (mtasts_domain_check(out, &err) != MTASTS_OK) {
         cli_error("%s", err.msg);

@@ -39,6 +39,11 @@ bool cli_settings_opt(int c, const char *arg, cli_settings_args *a);
 /* cli_settings(), then --store on top; false (message printed) on error. */
 bool cli_load_settings(const cli_settings_args *a, mtasts_options *o);
 
+/* cli_drop_privileges(), printing the reason when it fails. Every command
+ * that opens the store or the network calls it first (not the linters,
+ * match and generate: they need no privilege and parse only their input). */
+bool cli_unprivileged(const mtasts_options *o);
+
 /* Parse a non-negative decimal number <= max; false if it is anything else. */
 bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 

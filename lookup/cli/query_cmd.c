@@ -48,7 +48,7 @@ int cmd_query(int argc, char **argv)
     if (!cli_domain_arg(argv[optind], domain))
         return EXIT_USAGE;
     /* Network-facing parsing never as root (see resolve). */
-    if (!cli_load_settings(&sa, &o) || !cli_drop_privileges(&o))
+    if (!cli_load_settings(&sa, &o) || !cli_unprivileged(&o))
         return EXIT_TROUBLE;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -36,6 +36,7 @@ static const char *const result_names[] = { "pending", "refreshed", "unchanged",
 typedef struct refresh_msg {
     size_t idx;
     int outcome;
+    bool mode_none;     /* the policy in force is mode none */
     char reason[MTASTS_REASON_MAX + 1];
 } refresh_msg;
 _Static_assert(sizeof(refresh_msg) <= PIPE_BUF, "result messages must be atomic pipe writes");
@@ -85,8 +86,12 @@ static void free_list(refresh_list *l)
     l->n = 0;
 }
 
-static refresh_result classify(mtasts_outcome o)
+static refresh_result classify(mtasts_outcome o, bool mode_none)
 {
+    /* 8.3: a domain leaving MTA-STS publishes mode none, then removes its
+     * TXT record and policy host: trouble refreshing it is no failure. */
+    if (mode_none && (o == MTASTS_OUTCOME_KEPT || o == MTASTS_OUTCOME_FAILED))
+        return R_UNCHANGED;
     switch (o) {
     case MTASTS_OUTCOME_FETCHED:
     case MTASTS_OUTCOME_NO_POLICY:      /* withdrawn and expired: now stored as such */
@@ -122,6 +127,7 @@ static void worker(const mtasts_options *o, const refresh_list *l, atomic_size_t
         }
         cli_resolve_domain(o, l->domains[i], true, within, false, &r, &res);
         m.outcome = (int)res.outcome;
+        m.mode_none = r.id[0] && r.policy.mode == MTASTS_MODE_NONE;
         /* A fetch skipped for backoff is a skip on purpose, not a failure
          * of this run, also when a cached policy stays in force ("kept"). */
         if (res.backoff)
@@ -218,7 +224,7 @@ int cmd_refresh(int argc, char **argv)
     if (optind != argc)
         return cli_usage(refresh_usage, false);
     /* Network-facing parsing never as root (see resolve). */
-    if (!cli_load_settings(&sa, &o) || !cli_drop_privileges(&o))
+    if (!cli_load_settings(&sa, &o) || !cli_unprivileged(&o))
         return EXIT_TROUBLE;
 
     /* The list first, then the store closed again: children open their own. */
@@ -270,7 +276,7 @@ int cmd_refresh(int argc, char **argv)
         while (nkids && read_msg(fds[0], &m)) {
             if (m.idx >= l.n || result[m.idx] != R_PENDING)
                 continue;
-            result[m.idx] = classify((mtasts_outcome)m.outcome);
+            result[m.idx] = classify((mtasts_outcome)m.outcome, m.mode_none);
             msgs[m.idx] = m;
             done++;
             if (progress)

@@ -5,6 +5,7 @@
 #include "answer.h"
 #include "record.h"
 #include "domain.h"
+#include "idn.h"
 #include "mx_match.h"
 #include "options.h"
 #include "resolve.h"
@@ -26,7 +27,11 @@
 /* Poll interval while another process fetches (ms). */
 #define HERD_POLL_MS 25
 
-/* Per-process state: the configuration file's settings and the store. */
+/* Per-process state: the configuration file's settings and the store.
+ * The store outlives every call and reports recoveries later (after
+ * fork(), when another process grew the map, when it evicts), so what it
+ * calls back is kept here, never on a caller's stack: hooks is a copy of
+ * the current call's hooks, refreshed by every mtasts_answer(). */
 static struct {
     bool loaded;
     mtasts_options base;
@@ -34,6 +39,8 @@ static struct {
     mtasts_store *store;
     char store_path[MTASTS_PATH_MAX];
     bool store_failed_logged;
+    bool disabled_logged;
+    mtasts_hooks hooks;         /* log NULL: no hooks */
 } proc;
 
 static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ...)
@@ -51,9 +58,11 @@ static void say(const mtasts_hooks *h, mtasts_log_level lvl, const char *fmt, ..
     h->log(h->ctx, lvl, msg);
 }
 
+/* store_notify - the store's notices, through the current call's hooks */
 static void store_notify(void *ctx, const char *msg)
 {
-    say(ctx, MTASTS_LOG_DEBUG, "mtasts: store: %s", msg);
+    (void)ctx;
+    say(&proc.hooks, MTASTS_LOG_DEBUG, "mtasts: store: %s", msg);
 }
 
 /* settings - defaults + configuration file (once per process) + opts */
@@ -80,7 +89,7 @@ static mtasts_store *store_for(const mtasts_options *o, const mtasts_hooks *h)
 {
     mtasts_store_config cfg = { .path = o->store, .create = true,
                                 .map_max = (size_t)o->map_max << 10,
-                                .notify = store_notify, .notify_ctx = (void *)h };
+                                .notify = store_notify, .notify_ctx = NULL };
     mtasts_err err = {{0}};
 
     if (proc.store && strcmp(proc.store_path, o->store) == 0)
@@ -149,10 +158,11 @@ static mtasts_status from_record(const mtasts_record *r, int64_t now, const char
     return mtasts_answer_format(r, out, outsize, err);
 }
 
-/* run_helper - "<helper> resolve --options ... DOMAIN"; fills r */
+/* run_helper - "<helper> resolve --options ... DOMAIN"; fills r, and
+ * trouble with the reason (a failed fetch, kept policy or not) */
 static mtasts_status run_helper(const mtasts_options *o, const char *domain,
                                 mtasts_record *r, char *reason, size_t reasonsize,
-                                const mtasts_hooks *h)
+                                bool *trouble, const mtasts_hooks *h)
 {
     char optbuf[2048], out[MTASTS_RECORD_MAX + 1024];
     char *argv[] = { (char *)o->helper, "resolve", "--exim", "--options", optbuf,
@@ -161,7 +171,7 @@ static mtasts_status run_helper(const mtasts_options *o, const char *domain,
     size_t len;
     int code;
     mtasts_status st;
-    const char *body, *rl;
+    const char *body, *rl, *rl_end;
 
     mtasts_options_format(o, optbuf, sizeof optbuf);
     say(h, MTASTS_LOG_DEBUG, "mtasts: running %s resolve %s", o->helper, domain);
@@ -172,15 +182,18 @@ static mtasts_status run_helper(const mtasts_options *o, const char *domain,
     }
     /* Output: "status: ...\nreason: ...\n\n" then the record. */
     body = strstr(out, "\n\n");
+    rl = strstr(out, "\nreason: ");
+    rl_end = rl ? strchr(rl + 9, '\n') : NULL;
     if (strncmp(out, "status: ", 8) != 0 || !body) {
-        snprintf(reason, reasonsize, "helper %s exited %d without an answer", o->helper, code);
+        /* A helper that refused to work (it could not give up root) says why. */
+        snprintf(reason, reasonsize, "helper %s exited %d without an answer%s%.*s", o->helper,
+                 code, rl_end ? ": " : "", rl_end ? (int)(rl_end - rl - 9) : 0,
+                 rl_end ? rl + 9 : "");
         return MTASTS_TEMPFAIL;
     }
-    rl = strstr(out, "\nreason: ");
-    if (rl && rl < body) {
-        rl += 9;
-        snprintf(reason, reasonsize, "%.*s", (int)(strchr(rl, '\n') - rl), rl);
-    }
+    *trouble = strstr(out, "\noutcome: kept\n") || strstr(out, "\noutcome: fetch-failed\n");
+    if (rl_end && rl < body)
+        snprintf(reason, reasonsize, "%.*s", (int)(rl_end - rl - 9), rl + 9);
     mtasts_record_free(r);
     if (mtasts_record_decode(body + 2, len - (size_t)(body + 2 - out), r, &err) != MTASTS_OK) {
         snprintf(reason, reasonsize, "helper answer unreadable: %s", err.msg);
@@ -231,14 +244,32 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     pid_t holder;
 
     *ttl = 0;
+    if (hooks)
+        proc.hooks = *hooks;
+    else
+        memset(&proc.hooks, 0, sizeof proc.hooks);
     if (settings(opts, &o, err) != MTASTS_OK)
         return MTASTS_INVALID;
+    /* The off switch: no store, no helper, no policy; said once per process. */
+    if (o.disabled) {
+        if (!proc.disabled_logged)
+            say(hooks, MTASTS_LOG_MAIN, "mtasts: disabled (option disabled=yes): "
+                "every domain has no policy");
+        proc.disabled_logged = true;
+        mtasts_errf(err, "no policy: exim-mtasts is disabled (disabled=yes)");
+        return MTASTS_NOT_FOUND;
+    }
     rcfg.txt_recheck_interval = o.recheck;
+    rcfg.max_age_floor = o.max_age_floor;
 
-    /* $domain may carry a trailing dot or capitals; IP literals and other
-     * non-domains have no policy (RFC 8461 applies to domain names). */
-    if (mtasts_strlcpy(domain, query ? query : "", sizeof domain) >= sizeof domain) {
-        mtasts_errf(err, "no policy: not a domain name (too long)");
+    /* $domain may carry a trailing dot or capitals, or U-labels (SMTPUTF8:
+     * looked up by their A-labels; one that cannot be converted is logged,
+     * its mail goes out unprotected); IP literals and other non-domains
+     * have no policy (RFC 8461 applies to domain names). */
+    if ((st = mtasts_idn_to_ascii(query ? query : "", domain, sizeof domain, &e)) != MTASTS_OK) {
+        if (st != MTASTS_NOT_FOUND)
+            say(hooks, MTASTS_LOG_MAIN, "mtasts: %s: no policy", e.msg);
+        mtasts_errf(err, "no policy: %s", e.msg);
         return MTASTS_NOT_FOUND;
     }
     mtasts_host_normalize(domain);
@@ -276,13 +307,18 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
             snprintf(reason, sizeof reason, "policy being fetched by pid %ld", (long)holder);
     } else {
         mtasts_record fresh;
+        bool trouble = false;
 
         mtasts_record_init(&fresh);
-        if (run_helper(&o, domain, &fresh, reason, sizeof reason, hooks) == MTASTS_OK) {
+        if (run_helper(&o, domain, &fresh, reason, sizeof reason, &trouble, hooks) == MTASTS_OK) {
             /* The helper applied RFC 8461 5.1 to the stored record, so its
-             * record is the answer (a kept policy included). */
+             * record is the answer (a kept policy included). The helper
+             * runs once per recheck or backoff period, so is this log. */
             mtasts_record_free(&r);
             r = fresh;
+            if (trouble && !(r.id[0] && r.policy.mode == MTASTS_MODE_NONE))
+                say(hooks, MTASTS_LOG_MAIN, "mtasts: %s: %s (%s)", domain, reason,
+                    mtasts_record_usable(&r, now) ? "cached policy kept" : "no policy");
         } else {
             mtasts_record_free(&fresh);
             say(hooks, MTASTS_LOG_MAIN, "mtasts: %s: %s%s", domain, reason,

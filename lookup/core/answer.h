@@ -24,7 +24,9 @@
  *     policy stays in force whatever fails.
  *
  *     Per process, the configuration file is read once and the store is
- *     opened once (reopened after fork).
+ *     opened once (reopened after fork). hooks is copied into process
+ *     state on each call (the store reports through it during later
+ *     calls); hooks->ctx must be valid for the duration of each call.
  * .fi
  */
 #ifndef MTASTS_ANSWER_H
@@ -51,8 +53,9 @@ typedef struct mtasts_hooks {
 } mtasts_hooks;
 
 /* Longest result text: the mx and mx_regex lists of a full policy
- * (64 patterns of up to 253 characters, and their regexes). */
-#define MTASTS_ANSWER_MAX 65536
+ * (MTASTS_POLICY_MX_MAX = 255 patterns of up to 253 characters: 65280
+ * bytes, and their regexes, up to 510 bytes each: 130050). */
+#define MTASTS_ANSWER_MAX 196608
 
 mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_hooks *hooks,
                             char *out, size_t outsize, unsigned *ttl, mtasts_err *err);

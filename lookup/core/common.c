@@ -37,13 +37,47 @@ void mtasts_err_clear(mtasts_err *err)
 
 void mtasts_errf(mtasts_err *err, const char *fmt, ...)
 {
+    char raw[4 * sizeof err->msg];
     va_list ap;
 
     if (!err || err->msg[0])
         return;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    mtasts_escape(raw, err->msg, sizeof err->msg);
+}
+
+char *mtasts_escape(const char *s, char *buf, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, total = 0, reserve;
+    const char *p;
+
+    for (p = s; *p; p++)
+        total += (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? 1 : 4;
+    /* When cut, o + 3 < size always holds: "..." fits. */
+    reserve = total < size ? 0 : 3;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        size_t need = c >= 0x20 && c < 0x7f ? 1 : 4;
+
+        if (o + need + reserve >= size) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (need == 1) {
+            buf[o++] = (char)c;
+        } else {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
+    }
+    buf[o] = '\0';
+    return buf;
 }
 
 size_t mtasts_strlcpy(char *dst, const char *src, size_t size)

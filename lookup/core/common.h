@@ -60,9 +60,18 @@ typedef struct mtasts_err {
     char msg[256];
 } mtasts_err;
 
-/* Set err's message unless one is already set (err may be NULL). */
+/* Set err's message unless one is already set (err may be NULL). The
+ * message is escaped with mtasts_escape(): reasons carry remote text (TXT
+ * records, HTTP headers, policy lines) to Exim's logs, so every one is made
+ * safe here, at the one place they are all written. */
 void mtasts_errf(mtasts_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Copy s into buf (size >= 4) for a log line: printable ASCII and space
+ * stay, every other byte (controls, DEL, 8-bit) becomes "\xHH". Text that
+ * does not fit is cut at a whole character and ends in "...". Escaped text
+ * escapes to itself. Returns buf. */
+char *mtasts_escape(const char *s, char *buf, size_t size);
 void mtasts_err_clear(mtasts_err *err);
 
 /* Copy src into dst of size bytes, truncating; returns strlen(src). */

@@ -24,6 +24,7 @@ struct mtasts_dns {
     ldns_resolver *res;
     unsigned timeout_ms;
     unsigned tries;
+    double deadline_ms;   /* now_ms() clock; 0: none (mtasts_dns_set_budget) */
 };
 
 /* Answer of one question after CNAMEs were followed. */
@@ -76,8 +77,24 @@ static mtasts_status dns_send(mtasts_dns *d, const ldns_rdf *name,
     ldns_status s;
     size_t i, nns = ldns_resolver_nameserver_count(d->res);
     double t0, elapsed;
+    unsigned try_ms = d->timeout_ms;
+    struct timeval tv;
 
     *out = NULL;
+    if (d->deadline_ms > 0) {
+        /* Every try of every nameserver must end by the deadline. */
+        double per_try = (d->deadline_ms - now_ms()) / (double)(d->tries * (nns ? nns : 1));
+
+        if (per_try < 1) {
+            mtasts_errf(err, "%s: no time left", label);
+            return MTASTS_TEMPFAIL;
+        }
+        if (per_try < try_ms)
+            try_ms = (unsigned)per_try;
+    }
+    tv.tv_sec = try_ms / 1000;
+    tv.tv_usec = (try_ms % 1000) * 1000;
+    ldns_resolver_set_timeout(d->res, tv);
     /* ldns marks a nameserver that timed out as unreachable for the rest
      * of the resolver's life; a handle reused for the whole process must
      * give every query all its nameservers again. */
@@ -105,10 +122,10 @@ static mtasts_status dns_send(mtasts_dns *d, const ldns_rdf *name,
             return MTASTS_SYSERR;
         }
         /* ldns reports a timeout as a network error; the clock tells. */
-        if (elapsed >= 0.9 * d->timeout_ms)
+        if (elapsed >= 0.9 * try_ms)
             mtasts_errf(err, "%s: timeout after %zu %s (%u ms each)", label,
                         (size_t)d->tries * nns,
-                        d->tries * nns == 1 ? "try" : "tries", d->timeout_ms);
+                        d->tries * nns == 1 ? "try" : "tries", try_ms);
         else
             mtasts_errf(err, "%s: network error (%s)", label,
                         ldns_get_errorstr_by_id(s));
@@ -647,6 +664,65 @@ done:
     ldns_rr_list_deep_free(r.rrs);
     ldns_rdf_deep_free(qname);
     return st;
+}
+
+void mtasts_dns_set_budget(mtasts_dns *d, unsigned budget_ms)
+{
+    if (d)
+        d->deadline_ms = budget_ms ? now_ms() + budget_ms : 0;
+}
+
+mtasts_status mtasts_dns_host_addrs(mtasts_dns *d, const char *host,
+                                    mtasts_host_addrs *out, mtasts_err *err)
+{
+    static const ldns_rr_type types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
+    mtasts_status st, worst = MTASTS_NOT_FOUND;
+    mtasts_err why = {{0}};
+    ldns_rdf *qname;
+    dns_result r;
+    size_t i, j;
+
+    if (!out || !d) {
+        mtasts_errf(err, "DNS: no resolver handle");
+        return MTASTS_SYSERR;
+    }
+    out->n = 0;
+    st = mtasts_domain_check(host, err);
+    if (st != MTASTS_OK)
+        return st;
+    qname = make_name("", host, err);
+    if (!qname)
+        return MTASTS_INVALID;
+    for (i = 0; i < 2; i++) {
+        st = dns_lookup(d, qname, types[i], true, &r, &why);
+        if (st == MTASTS_NOT_FOUND && r.nxdomain) {
+            mtasts_errf(&why, "%s: NXDOMAIN", host);
+            break;
+        }
+        if (st != MTASTS_OK && st != MTASTS_NOT_FOUND) {
+            /* A resolver in trouble: do not wait for it twice. */
+            worst = st;
+            break;
+        }
+        if (st != MTASTS_OK)
+            continue;
+        for (j = 0; j < ldns_rr_list_rr_count(r.rrs) && out->n < MTASTS_DNS_ADDRS_MAX; j++) {
+            ldns_rr *rr = ldns_rr_list_rr(r.rrs, j);
+            char *s = ldns_rr_rd_count(rr) ? ldns_rdf2str(ldns_rr_rdf(rr, 0)) : NULL;
+
+            if (s && strlen(s) < sizeof out->addr[0])
+                memcpy(out->addr[out->n++], s, strlen(s) + 1);
+            free(s);
+        }
+        ldns_rr_list_deep_free(r.rrs);
+    }
+    ldns_rdf_deep_free(qname);
+    if (out->n > 0)
+        return MTASTS_OK;
+    if (worst == MTASTS_NOT_FOUND)
+        mtasts_errf(&why, "%s: no A or AAAA record", host);
+    mtasts_errf(err, "%s", why.msg);
+    return worst;
 }
 
 const char *mtasts_dane_summary_name(mtasts_dane_summary s)

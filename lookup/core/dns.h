@@ -8,11 +8,16 @@
  *     mtasts_status mtasts_dns_open(const mtasts_dns_config *cfg,
  *                                   mtasts_dns **out, mtasts_err *err);
  *     void mtasts_dns_close(mtasts_dns **dns);
+void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
+ *     void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
  *     mtasts_status mtasts_dns_sts_id(mtasts_dns *dns, const char *domain,
  *                                     char id_out[MTASTS_ID_MAX + 1],
  *                                     mtasts_err *err);
  *     mtasts_status mtasts_dns_dane(mtasts_dns *dns, const char *domain,
  *                                   mtasts_dane_info *out, mtasts_err *err);
+ *     mtasts_status mtasts_dns_host_addrs(mtasts_dns *dns, const char *host,
+ *                                         mtasts_host_addrs *out,
+ *                                         mtasts_err *err);
  *     const char *mtasts_dane_summary_name(mtasts_dane_summary s);
  *     const char *mtasts_dns_version(void);
  *
@@ -33,6 +38,11 @@
  *     mtasts_dns_close() frees the handle and NULLs *dns. A handle may be
  *     used in a child after fork() (it keeps no sockets open between
  *     queries).
+ *
+ *     mtasts_dns_set_budget() gives every later query of the handle one
+ *     deadline, budget_ms from now (0: none): a query shortens its tries to
+ *     end by then, and past it fails at once (MTASTS_TEMPFAIL, "no time
+ *     left"). The helper uses it to stay within the adapter's timeout.
  *
  *     mtasts_dns_sts_id() looks up "_mta-sts.<domain>" TXT (RFC 8461 3.1),
  *     joins each record's character-strings without separators and hands
@@ -157,6 +167,7 @@ typedef struct mtasts_dane_info {
 mtasts_status mtasts_dns_open(const mtasts_dns_config *cfg, mtasts_dns **out,
                               mtasts_err *err);
 void mtasts_dns_close(mtasts_dns **dns);
+void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
 
 mtasts_status mtasts_dns_sts_id(mtasts_dns *dns, const char *domain,
                                 char id_out[MTASTS_ID_MAX + 1],
@@ -164,6 +175,23 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *dns, const char *domain,
 
 mtasts_status mtasts_dns_dane(mtasts_dns *dns, const char *domain,
                               mtasts_dane_info *out, mtasts_err *err);
+
+/* Addresses of a host for a connection (the policy host, so that the
+ * HTTPS fetch uses the same configured resolver as everything else):
+ * A and AAAA records, CNAMEs followed, in text form, at most
+ * MTASTS_DNS_ADDRS_MAX (IPv4 first). MTASTS_OK with n >= 1; NOT_FOUND
+ * (NXDOMAIN, or neither A nor AAAA); TEMPFAIL (SERVFAIL, timeout ... of
+ * the A lookup, then AAAA is not asked, so the worst case is one query's;
+ * or of the AAAA lookup without A records); INVALID; SYSERR. err names
+ * the query unless OK. */
+#define MTASTS_DNS_ADDRS_MAX 16
+typedef struct mtasts_host_addrs {
+    size_t n;
+    char addr[MTASTS_DNS_ADDRS_MAX][46]; /* INET6_ADDRSTRLEN */
+} mtasts_host_addrs;
+
+mtasts_status mtasts_dns_host_addrs(mtasts_dns *dns, const char *host,
+                                    mtasts_host_addrs *out, mtasts_err *err);
 
 /* mtasts_domain_check() moved to domain.h (pure, usable inside Exim). */
 #include "domain.h"

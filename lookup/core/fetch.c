@@ -3,9 +3,13 @@
  * Interface, rules and thread/process assumptions: fetch.h.
  */
 #include "fetch.h"
+#include "address.h"
+#include "dns.h"
 #include "domain.h"
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* CURLOPT_PROTOCOLS_STR / CURLOPT_REDIR_PROTOCOLS_STR appeared in 7.85.0;
@@ -32,7 +38,34 @@ static pid_t handle_pid;
 
 static void global_init(void)
 {
-    init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* SSL only: CURL_GLOBAL_WIN32 means nothing here. */
+    init_rc = curl_global_init(CURL_GLOBAL_SSL);
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: OpenSSL checks the host name during the
+ * handshake, against subjectAltName DNS names only. libcurl's own check
+ * after the handshake falls back to the subject CN when a certificate has
+ * no DNS name; this one fails first. host: the policy host. */
+static CURLcode ssl_ctx_cb(CURL *c, void *ssl_ctx, void *host)
+{
+    X509_VERIFY_PARAM *p = SSL_CTX_get0_param(ssl_ctx);
+
+    (void)c;
+    X509_VERIFY_PARAM_set_hostflags(p, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+                                           X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (X509_VERIFY_PARAM_set1_host(p, host, 0) != 1)
+        return CURLE_SSL_CERTPROBLEM;
+    return CURLE_OK;
+}
+
+/* CURLOPT_RESOLVER_START_FUNCTION: the policy host's addresses were
+ * handed over (CURLOPT_RESOLVE); any other name lookup is refused. */
+static int no_resolving(void *resolver_state, void *reserved, void *userdata)
+{
+    (void)resolver_state;
+    (void)reserved;
+    (void)userdata;
+    return 1;
 }
 
 /* The receiving end of a transfer. */
@@ -96,10 +129,12 @@ void mtasts_fetch_tls_reason(const char *msg, char *buf, size_t size)
 
     if (!msg || !*msg)
         snprintf(buf, size, "TLS: certificate verification failed");
+    else if (strstr(msg, "host name") || strstr(msg, "hostname mismatch"))
+        /* libcurl's check after the handshake, or OpenSSL's during it
+         * (ssl_ctx_cb): one reason for both. */
+        snprintf(buf, size, "TLS: certificate does not match the host name");
     else if (strncmp(msg, cert_problem, sizeof cert_problem - 1) == 0)
         snprintf(buf, size, "TLS: %s", msg + sizeof cert_problem - 1);
-    else if (strstr(msg, "host name"))
-        snprintf(buf, size, "TLS: certificate does not match the host name");
     else
         snprintf(buf, size, "TLS: %s",
                  strncmp(msg, "SSL: ", 5) == 0 ? msg + 5 : msg);
@@ -196,7 +231,7 @@ static void fill_info(CURL *c, const body *b, mtasts_fetch_info *info)
 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &info->http_status);
     if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &s) == CURLE_OK && s)
-        snprintf(info->content_type, sizeof info->content_type, "%s", s);
+        mtasts_escape(s, info->content_type, sizeof info->content_type);
     s = NULL;
     if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &s) == CURLE_OK && s)
         snprintf(info->remote_ip, sizeof info->remote_ip, "%s", s);
@@ -233,11 +268,90 @@ void mtasts_fetch_cleanup(void)
     handle = NULL;
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* The policy host's addresses through the configured resolver, as a
+ * CURLOPT_RESOLVE entry "host:443:a,[b],...". Non-public ones are dropped
+ * unless allowed. MTASTS_OK, or MTASTS_FETCH_FAILED / MTASTS_SYSERR with
+ * *kind and err set. */
+static mtasts_status policy_host_entry(const mtasts_fetch_config *cfg,
+                                       const char *host, struct curl_slist **out,
+                                       mtasts_fetch_fail *kind, mtasts_err *err)
+{
+    mtasts_dns *dns = cfg ? cfg->dns : NULL, *own = NULL;
+    mtasts_host_addrs a;
+    mtasts_err why = {{0}};
+    mtasts_status st;
+    char entry[MTASTS_DOMAIN_MAX + 16 + MTASTS_DNS_ADDRS_MAX * 50];
+    const char *refused = NULL;
+    size_t i, used = 0;
+    int n;
+
+    *out = NULL;
+    if (!dns) {
+        st = mtasts_dns_open(NULL, &own, &why);
+        if (st != MTASTS_OK) {
+            *kind = MTASTS_FETCH_ERR_RESOLVE;
+            mtasts_errf(err, "%s: cannot resolve host name: %s", host, why.msg);
+            return st == MTASTS_SYSERR ? MTASTS_SYSERR : MTASTS_FETCH_FAILED;
+        }
+        dns = own;
+    }
+    st = mtasts_dns_host_addrs(dns, host, &a, &why);
+    mtasts_dns_close(&own);
+    if (st == MTASTS_SYSERR) {
+        mtasts_errf(err, "%s: %s", host, why.msg);
+        return MTASTS_SYSERR;
+    }
+    if (st != MTASTS_OK) {
+        const char *detail = why.msg;
+        size_t hl = strlen(host);
+
+        /* "mta-sts.x: NXDOMAIN" / "mta-sts.x A: SERVFAIL": the host once. */
+        if (strncmp(detail, host, hl) == 0 && (detail[hl] == ':' || detail[hl] == ' '))
+            detail += hl + strspn(detail + hl, ": ");
+        *kind = MTASTS_FETCH_ERR_RESOLVE;
+        mtasts_errf(err, "%s: cannot resolve host name (%s)", host, detail);
+        return MTASTS_FETCH_FAILED;
+    }
+    n = snprintf(entry, sizeof entry, "%s:443:", host);
+    for (i = 0; i < a.n && n > 0 && (size_t)n < sizeof entry; i++) {
+        if (!(cfg && cfg->allow_private) && !mtasts_address_public(a.addr[i])) {
+            if (!refused)
+                refused = a.addr[i];
+            continue;
+        }
+        n += snprintf(entry + n, sizeof entry - (size_t)n,
+                      strchr(a.addr[i], ':') ? "%s[%s]" : "%s%s",
+                      used++ ? "," : "", a.addr[i]);
+    }
+    if (used == 0) {
+        *kind = MTASTS_FETCH_ERR_ADDRESS;
+        mtasts_errf(err, "%s: refused: non-public address %s "
+                    "(allow_private_policy_host)", host, refused ? refused : "?");
+        return MTASTS_FETCH_FAILED;
+    }
+    *out = curl_slist_append(NULL, entry);
+    if (!*out) {
+        mtasts_errf(err, "%s: out of memory", host);
+        return MTASTS_SYSERR;
+    }
+    return MTASTS_OK;
+}
+
 static void set_options(CURL *c, const mtasts_fetch_config *cfg,
                         const char *url, struct curl_slist *headers,
                         body *b, char *errbuf, unsigned connect_ms,
                         unsigned total_ms)
 {
+    struct stat sb;
+
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     /* 3.3: HTTPS only, redirects are never followed (a 3xx fails). */
@@ -254,6 +368,12 @@ static void set_options(CURL *c, const mtasts_fetch_config *cfg,
          * the other one. */
         curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
         curl_easy_setopt(c, CURLOPT_CAPATH, cfg->ca_path);
+    } else if (stat(MTASTS_FETCH_CA_PATH_DEFAULT, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        /* The hashed directory alone: OpenSSL then reads the one issuer it
+         * needs instead of parsing the whole bundle (most of a cold
+         * fetch's CPU time). */
+        curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(c, CURLOPT_CAPATH, MTASTS_FETCH_CA_PATH_DEFAULT);
     }
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)total_ms);
@@ -280,6 +400,17 @@ static void set_options(CURL *c, const mtasts_fetch_config *cfg,
     curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+}
+
+/* The server's Content-Type, escaped and cut short, in the reason. */
+static void content_type_failure(const char *host, const char *ct, mtasts_err *err)
+{
+    char shown[80];
+
+    if (ct)
+        mtasts_errf(err, "%s: content-type %s", host, mtasts_escape(ct, shown, sizeof shown));
+    else
+        mtasts_errf(err, "%s: no content-type", host);
 }
 
 /* Reason and kind for a failed curl_easy_perform(). */
@@ -312,10 +443,7 @@ static mtasts_status perform_failure(CURL *c, CURLcode rc, const body *b,
 
         curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
         *kind = MTASTS_FETCH_ERR_CONTENT_TYPE;
-        if (ct)
-            mtasts_errf(err, "%s: content-type %.100s", host, ct);
-        else
-            mtasts_errf(err, "%s: no content-type", host);
+        content_type_failure(host, ct, err);
         return MTASTS_FETCH_FAILED;
     }
     if (b->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -402,12 +530,14 @@ mtasts_status mtasts_fetch_policy(const mtasts_fetch_config *cfg,
     char errbuf[CURL_ERROR_SIZE];
     mtasts_fetch_info scratch;
     mtasts_fetch_fail kind = MTASTS_FETCH_ERR_NONE;
-    struct curl_slist *headers = NULL;
+    struct curl_slist *headers = NULL, *resolved = NULL;
+    bool proxied = cfg && cfg->proxy && *cfg->proxy;
+    double dns_ms = 0;
     body b;
     CURL *c;
     CURLcode rc;
     mtasts_status st;
-    unsigned connect_ms, total_ms;
+    unsigned connect_ms, total_ms, curl_total_ms;
     long status = 0;
     char *ct = NULL;
 
@@ -456,12 +586,49 @@ mtasts_status mtasts_fetch_policy(const mtasts_fetch_config *cfg,
     if (connect_ms > total_ms)
         connect_ms = total_ms;
 
+    if (curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, host) != CURLE_OK) {
+        /* Without it the subject CN would count as a name: refuse. */
+        curl_slist_free_all(headers);
+        mtasts_errf(err, "libcurl: no OpenSSL context callback (%s): cannot "
+                    "check the certificate's DNS names", mtasts_fetch_version());
+        return MTASTS_SYSERR;
+    }
+    if (!proxied) {
+        double t0 = now_ms();
+
+        st = policy_host_entry(cfg, host, &resolved, &kind, err);
+        dns_ms = now_ms() - t0;
+        if (st != MTASTS_OK) {
+            curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, NULL);
+            curl_slist_free_all(headers);
+            info->dns_ms = info->total_ms = dns_ms;
+            info->fail = kind;
+            return st;
+        }
+    }
+
     b.curl = c;
     b.declared = -1;
     errbuf[0] = '\0';
-    set_options(c, cfg, url, headers, &b, errbuf, connect_ms, total_ms);
+    /* The lookup counts against the total (3.3: within a minute). */
+    curl_total_ms = dns_ms < total_ms - 1 ? total_ms - (unsigned)dns_ms : 1;
+    set_options(c, cfg, url, headers, &b, errbuf,
+                connect_ms < curl_total_ms ? connect_ms : curl_total_ms, curl_total_ms);
+    if (resolved) {
+        curl_easy_setopt(c, CURLOPT_RESOLVE, resolved);
+        curl_easy_setopt(c, CURLOPT_RESOLVER_START_FUNCTION, no_resolving);
+    }
     rc = curl_easy_perform(c);
     fill_info(c, &b, info);
+    if (resolved) {
+        /* libcurl's times start after our lookup. */
+        info->dns_ms += dns_ms;
+        info->connect_ms += dns_ms;
+        info->tls_ms += dns_ms;
+        info->first_byte_ms += dns_ms;
+        info->total_ms += dns_ms;
+    }
 
     if (rc != CURLE_OK) {
         st = perform_failure(c, rc, &b, host,
@@ -480,10 +647,7 @@ mtasts_status mtasts_fetch_policy(const mtasts_fetch_config *cfg,
             mtasts_errf(err, "%s: HTTP %ld", host, status);
         } else if (!mtasts_fetch_content_type_ok(ct)) {
             kind = MTASTS_FETCH_ERR_CONTENT_TYPE;
-            if (ct)
-                mtasts_errf(err, "%s: content-type %.100s", host, ct);
-            else
-                mtasts_errf(err, "%s: no content-type", host);
+            content_type_failure(host, ct, err);
         } else {
             st = MTASTS_OK;
         }
@@ -493,7 +657,10 @@ mtasts_status mtasts_fetch_policy(const mtasts_fetch_config *cfg,
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_RESOLVE, NULL);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, NULL);
     curl_slist_free_all(headers);
+    curl_slist_free_all(resolved);
     info->fail = kind;
 
     if (st != MTASTS_OK) {

@@ -27,11 +27,25 @@
  *     transfer got (status, content type, bytes, timing, failure kind).
  *
  *     The rules (RFC 8461 3.3 unless noted):
- *     - PKIX validation of the certificate for mta-sts.<domain> (RFC
- *       6125), SNI sent; TLS 1.2 or later. Trust: the system store, or,
- *       if cfg->ca_file or cfg->ca_path is set, exactly those (the other
- *       default is dropped, so a private CA does not add to the public
- *       ones by accident).
+ *     - PKIX validation of the certificate for mta-sts.<domain>, SNI
+ *       sent; TLS 1.2 or later. The name is matched against the
+ *       subjectAltName DNS names only, never the subject CN (3.3 matches
+ *       DNS-IDs; RFC 9525 drops CN-IDs): OpenSSL checks the host during
+ *       the handshake with X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, set
+ *       through CURLOPT_SSL_CTX_FUNCTION (a libcurl without OpenSSL is
+ *       refused: MTASTS_SYSERR). Trust: if cfg->ca_file or cfg->ca_path is
+ *       set, exactly those (the other default is dropped, so a private CA
+ *       does not add to the public ones by accident); else the hashed
+ *       directory MTASTS_FETCH_CA_PATH_DEFAULT when it exists (OpenSSL
+ *       reads only the issuer it needs, not the whole bundle), else
+ *       libcurl's default bundle.
+ *     - The policy host is resolved through cfg->dns (ldns, the
+ *       configured nameservers), never the system resolver: libcurl gets
+ *       the addresses (CURLOPT_RESOLVE) and may not resolve by itself.
+ *       Unless cfg->allow_private, non-public addresses (address.h) are
+ *       dropped, and a host with no public address is refused
+ *       (MTASTS_FETCH_ERR_ADDRESS) before any connection. With a proxy
+ *       the proxy resolves and connects; neither applies.
  *     - https only, also for redirects; redirects are never followed and
  *       any 3xx fails ("redirect not allowed (302)"); only 200 counts.
  *     - Content-Type must be text/plain (3.2: media type compared case-
@@ -46,11 +60,13 @@
  *       "exim-mtasts/<version>".
  *     - Timeouts: cfg->connect_timeout_ms (0: 10000) and
  *       cfg->total_timeout_ms (0: 30000, capped at 60000: 3.3 says a
- *       fetch should time out within a minute).
+ *       fetch should time out within a minute; the policy host's DNS
+ *       lookup counts against it).
  *     - No proxy unless cfg->proxy is set; the environment (http_proxy,
  *       https_proxy, ALL_PROXY) is ignored.
- *     - No signals (CURLOPT_NOSIGNAL): Exim uses SIGALRM. Name lookups of
- *       the policy host go through libcurl's resolver (getaddrinfo).
+ *     - No signals (CURLOPT_NOSIGNAL): Exim uses SIGALRM.
+ *     - Reasons are escaped (mtasts_errf); remote text in them (the
+ *       Content-Type) is cut short.
  *
  *     Returns MTASTS_OK, MTASTS_INVALID (invalid domain: no request is
  *     made), MTASTS_SYSERR (out of memory, libcurl cannot initialise), or
@@ -85,12 +101,21 @@
 /* "https://mta-sts." + 245-character domain + "/.well-known/mta-sts.txt" */
 #define MTASTS_FETCH_URL_MAX 300
 
+/* The system's hashed CA directory (OpenSSL CApath, update-ca-certificates
+ * keeps it): the default trust when it exists. */
+#define MTASTS_FETCH_CA_PATH_DEFAULT "/etc/ssl/certs"
+
+struct mtasts_dns;
+
 typedef struct mtasts_fetch_config {
     const char *ca_file;
-    const char *ca_path;         /* both NULL: system store */
+    const char *ca_path;         /* both NULL: the system's trust */
     unsigned connect_timeout_ms; /* default 10000 */
     unsigned total_timeout_ms;   /* default 30000, never above 60000 */
     const char *proxy;           /* NULL: no proxy at all, ignore env */
+    struct mtasts_dns *dns;      /* resolves the policy host; NULL: one
+                                    opened for the call from resolv.conf */
+    bool allow_private;          /* connect to non-public addresses */
 } mtasts_fetch_config;
 
 /* What went wrong, for reports (RFC 8460 4.3 result types). */
@@ -105,12 +130,13 @@ typedef enum mtasts_fetch_fail {
     MTASTS_FETCH_ERR_CONTENT_TYPE,
     MTASTS_FETCH_ERR_TOO_BIG,
     MTASTS_FETCH_ERR_PROTOCOL,     /* closed early, bad HTTP, other */
+    MTASTS_FETCH_ERR_ADDRESS,      /* only non-public addresses: refused */
 } mtasts_fetch_fail;
 
 typedef struct mtasts_fetch_info {
     char url[MTASTS_FETCH_URL_MAX];
     long http_status;        /* 0: no response */
-    char content_type[128];  /* as received, "" if none */
+    char content_type[128];  /* as received (escaped), "" if none */
     size_t bytes;            /* body bytes received (with the chunk that
                                 crossed the cap, if it was crossed) */
     char remote_ip[64];      /* address connected to, "" if none */

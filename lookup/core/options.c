@@ -4,12 +4,16 @@
  */
 #include "options.h"
 #include "store.h"
+#include "resolve.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* At most this much of the adapter's timeout is kept back from the helper. */
+#define HELPER_MARGIN_MS 5000
 
 typedef enum { OPT_PATH, OPT_UINT, OPT_BOOL } opt_kind;
 
@@ -23,15 +27,20 @@ typedef struct opt_def {
 #define PATH(n) { #n, OPT_PATH, offsetof(mtasts_options, n), 0, 0 }
 #define UINT(n, lo, hi) { #n, OPT_UINT, offsetof(mtasts_options, n), lo, hi }
 static const opt_def opt_table[] = {
-    PATH(store), PATH(helper),
+    PATH(store), PATH(helper), PATH(user),
     UINT(timeout, 1, 600), UINT(wait, 0, 120), UINT(recheck, 1, 86400 * 7),
+    UINT(max_age_floor, 0, 86400),
     PATH(resolv_conf), PATH(nameservers),
     UINT(dns_timeout, 100, 60000), UINT(dns_tries, 1, 10),
     PATH(ca_file), PATH(ca_path),
     UINT(connect_timeout, 100, 60000), UINT(fetch_timeout, 100, 60000),
     PATH(proxy),
     { "dane", OPT_BOOL, offsetof(mtasts_options, dane), 0, 0 },
+    { "allow_private_policy_host", OPT_BOOL,
+      offsetof(mtasts_options, allow_private_policy_host), 0, 0 },
     UINT(map_max, 0, 64u << 20),   /* 0: default */
+    /* The emergency off switch (admin guide, "Rolling back"). */
+    { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
 };
 #undef PATH
 #undef UINT
@@ -41,11 +50,13 @@ void mtasts_options_init(mtasts_options *o)
     memset(o, 0, sizeof *o);
     mtasts_strlcpy(o->store, MTASTS_STORE_DEFAULT_PATH, sizeof o->store);
     mtasts_strlcpy(o->helper, MTASTS_HELPER_DEFAULT, sizeof o->helper);
+    mtasts_strlcpy(o->user, MTASTS_USER_DEFAULT, sizeof o->user);
     /* The helper's worst case: two DNS tries of 5 s for TXT and for DANE,
      * plus a 30 s fetch, plus margin; Exim waits for it while routing. */
     o->timeout = 75;
     o->wait = 10;
     o->recheck = 3600;
+    o->max_age_floor = MTASTS_MAX_AGE_FLOOR;
     o->dns_timeout = 5000;
     o->dns_tries = 2;
     o->connect_timeout = 10000;
@@ -201,4 +212,13 @@ size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size)
             n += (size_t)w;
     }
     return n < size ? n : size;
+}
+
+unsigned mtasts_options_helper_budget_ms(const mtasts_options *o)
+{
+    unsigned t = o->timeout * 1000u;
+
+    /* A margin for starting, storing and printing (and the kernel's
+     * scheduling on a loaded host) before the adapter's SIGKILL. */
+    return t - (t / 5 < HELPER_MARGIN_MS ? t / 5 : HELPER_MARGIN_MS);
 }

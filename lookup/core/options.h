@@ -9,6 +9,7 @@
  *     mtasts_status mtasts_options_load(mtasts_options *o, const char *path,
  *                                       mtasts_err *err);
  *     size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size);
+ *     unsigned mtasts_options_helper_budget_ms(const mtasts_options *o);
  * DESCRIPTION
  *     Settings come, later ones overriding earlier ones, from the defaults,
  *     the configuration file (MTASTS_CONFIG_DEFAULT when it exists, or the
@@ -25,20 +26,30 @@
  *     key              default                      meaning
  *     store            /var/spool/exim4/db/mtasts   LMDB store directory
  *     helper           /usr/lib/exim-mtasts/mtasts  the helper (CLI) binary
+ *     user             Debian-exim                  the helper's user when
+ *                                                   started as root
  *     timeout          75                           s, helper run at most
  *     wait             10                           s, wait for another
  *                                                   process's fetch
  *     recheck          3600                         s, TXT id trusted for
+ *     max_age_floor    3600                         s, least cache lifetime
+ *                                                   of a fetched policy
  *     resolv_conf      /etc/resolv.conf
  *     nameservers      (from resolv_conf)           ip[,ip...]
  *     dns_timeout      5000                         ms per try
  *     dns_tries        2
- *     ca_file, ca_path (system store)               PKIX trust for HTTPS
+ *     ca_file, ca_path (/etc/ssl/certs, hashed)     PKIX trust for HTTPS
  *     connect_timeout  10000                        ms
  *     fetch_timeout    30000                        ms, whole fetch (<= 60000)
  *     proxy            (none; environment ignored)
  *     dane             yes                          look for DANE (TLSA)
+ *     allow_private_policy_host  no                  fetch policies from
+ *                                                   loopback, private, link-
+ *                                                   local ... addresses
  *     map_max          1048576                      KiB, store size ceiling
+ *     disabled         no                           the emergency off switch:
+ *                                                   yes makes every lookup
+ *                                                   answer "no policy"
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -51,14 +62,21 @@
 #ifndef MTASTS_HELPER_DEFAULT
 #define MTASTS_HELPER_DEFAULT "/usr/lib/exim-mtasts/mtasts"
 #endif
+/* The unprivileged user the helper (and every network or store command of
+ * the CLI) becomes when started as root: Exim's user on Debian. */
+#ifndef MTASTS_USER_DEFAULT
+#define MTASTS_USER_DEFAULT "Debian-exim"
+#endif
 #define MTASTS_PATH_MAX 256
 
 typedef struct mtasts_options {
     char store[MTASTS_PATH_MAX];
     char helper[MTASTS_PATH_MAX];
+    char user[MTASTS_PATH_MAX];
     unsigned timeout;          /* s */
     unsigned wait;             /* s */
     unsigned recheck;          /* s */
+    unsigned max_age_floor;    /* s, see resolve.h */
     char resolv_conf[MTASTS_PATH_MAX];
     char nameservers[MTASTS_PATH_MAX];
     unsigned dns_timeout;      /* ms */
@@ -69,12 +87,18 @@ typedef struct mtasts_options {
     unsigned fetch_timeout;    /* ms */
     char proxy[MTASTS_PATH_MAX];
     bool dane;
+    bool allow_private_policy_host; /* fetch from non-public addresses */
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
+    bool disabled;             /* off switch: every lookup is "no policy" */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);
 mtasts_status mtasts_options_parse(mtasts_options *o, const char *text, mtasts_err *err);
 mtasts_status mtasts_options_load(mtasts_options *o, const char *path, mtasts_err *err);
 size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size);
+/* The helper's own deadline, in ms from its start: timeout less a margin of
+ * a fifth of it, at most 5 s (75 s -> 70 s). The adapter kills the helper
+ * at timeout; within the budget the helper has stored and printed its answer. */
+unsigned mtasts_options_helper_budget_ms(const mtasts_options *o);
 
 #endif

@@ -34,7 +34,7 @@ struct policy_scan {
     bool have_version, have_mode, have_max_age;
     mtasts_mode mode;
     uint32_t max_age;
-    size_t n_mx;
+    size_t n_mx;        /* distinct patterns (copying pass); mx lines (first) */
     size_t mx_bytes;    /* pattern bytes, NULs included */
     char **mx;
     char *next;
@@ -188,20 +188,29 @@ static mtasts_status policy_field(struct policy_scan *st, const char *key,
                         policy_quote(q, sizeof q, val, vlen));
             return MTASTS_INVALID;
         }
-        if (++st->n_mx > MTASTS_POLICY_MX_MAX) {
-            mtasts_errf(err, "line %zu: mx: more than %d patterns", lineno,
+        if (!st->mx) {
+            /* Counting pass: an upper bound (duplicates included). */
+            st->n_mx++;
+            st->mx_bytes += n + 1;
+            return MTASTS_OK;
+        }
+        /* Copying pass: lower-case, trailing dot dropped (4.1 matching is
+         * case-insensitive, per RFC 6125); a pattern already listed is
+         * stored once, so any number of mx lines fits the 64 KiB file. */
+        for (i = 0; i < n; i++)
+            st->next[i] = (char)to_lower((unsigned char)val[i]);
+        st->next[n] = '\0';
+        for (i = 0; i < st->n_mx && strcmp(st->mx[i], st->next) != 0; i++)
+            ;
+        if (i < st->n_mx)
+            return MTASTS_OK;
+        if (st->n_mx == MTASTS_POLICY_MX_MAX) {
+            mtasts_errf(err, "line %zu: mx: more than %d different patterns", lineno,
                         MTASTS_POLICY_MX_MAX);
             return MTASTS_INVALID;
         }
-        st->mx_bytes += n + 1;
-        if (st->mx) {
-            /* Copying pass: lower-case, trailing dot dropped (4.1 matching
-             * is case-insensitive, per RFC 6125). */
-            st->mx[st->n_mx - 1] = st->next;
-            for (i = 0; i < n; i++)
-                *st->next++ = (char)to_lower((unsigned char)val[i]);
-            *st->next++ = '\0';
-        }
+        st->mx[st->n_mx++] = st->next;
+        st->next += n + 1;
         return MTASTS_OK;
     }
 
@@ -251,20 +260,23 @@ static mtasts_status policy_field(struct policy_scan *st, const char *key,
     return MTASTS_OK;
 }
 
+/* is_known_field - one of the fields 3.2 defines (keys are case-sensitive) */
+static bool is_known_field(const char *key, size_t klen)
+{
+    static const char *const known[] = { "version", "mode", "max_age", "mx" };
+
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i]) == klen && memcmp(known[i], key, klen) == 0)
+            return true;
+    return false;
+}
+
 /* policy_line - split one line (terminator removed) into key and value. */
 static mtasts_status policy_line(struct policy_scan *st, const char *s,
                                  size_t n, size_t lineno, mtasts_err *err)
 {
     size_t i, b = 0, e = n, colon, ke;
 
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            mtasts_errf(err, "line %zu: invalid byte 0x%02x", lineno, c);
-            return MTASTS_INVALID;
-        }
-    }
     while (b < e && is_wsp((unsigned char)s[b]))
         b++;
     while (e > b && is_wsp((unsigned char)s[e - 1]))
@@ -295,6 +307,17 @@ static mtasts_status policy_line(struct policy_scan *st, const char *s,
             return MTASTS_INVALID;
         }
     }
+    /* 3.2: "fields not defined SHALL be ignored", whatever their value. */
+    if (!is_known_field(s + b, ke - b))
+        return MTASTS_OK;
+    for (i = colon + 1; i < e; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            mtasts_errf(err, "line %zu: invalid byte 0x%02x", lineno, c);
+            return MTASTS_INVALID;
+        }
+    }
     for (i = colon + 1; i < e && is_wsp((unsigned char)s[i]); i++)
         ;                               /* sts-policy-field-delim */
     return policy_field(st, s + b, ke - b, s + i, e - i, lineno, err);
@@ -316,11 +339,6 @@ static mtasts_status policy_scan(struct policy_scan *st, const char *buf,
         lineno++;
         if (lf && eol > pos && buf[eol - 1] == '\r')
             eol--;
-        if (eol - pos > MTASTS_POLICY_LINE_MAX) {
-            mtasts_errf(err, "line %zu: longer than %d characters", lineno,
-                        MTASTS_POLICY_LINE_MAX);
-            return MTASTS_INVALID;
-        }
         rc = policy_line(st, buf + pos, eol - pos, lineno, err);
         if (rc != MTASTS_OK)
             return rc;
@@ -376,23 +394,32 @@ mtasts_status mtasts_policy_parse(const char *buf, size_t len,
     }
 
     if (st.n_mx) {
-        size_t n_mx = st.n_mx;
+        /* Sized for every mx line: at most the body's size again, freed
+         * below when duplicates made it much too large. */
+        size_t lines = st.n_mx;
 
-        block = malloc(n_mx * sizeof *block + st.mx_bytes);
+        block = malloc(lines * sizeof *block + st.mx_bytes);
         if (!block) {
             mtasts_errf(err, "policy: out of memory");
             return MTASTS_SYSERR;
         }
         st = (struct policy_scan){.mx = block,
-                                  .next = (char *)(block + n_mx)};
-        rc = policy_scan(&st, buf, len, err);   /* cannot fail now */
-        if (rc != MTASTS_OK || st.n_mx != n_mx) {
+                                  .next = (char *)(block + lines)};
+        rc = policy_scan(&st, buf, len, err);   /* fails only on the count */
+        if (rc != MTASTS_OK) {
             free(block);
-            mtasts_errf(err, "policy: internal error");
-            return MTASTS_SYSERR;
+            return rc;
         }
         out->mx = block;
-        out->n_mx = n_mx;
+        out->n_mx = st.n_mx;
+        if (st.n_mx < lines) {
+            mtasts_policy p = *out;
+
+            rc = mtasts_policy_copy(out, &p, err);
+            free(block);
+            if (rc != MTASTS_OK)
+                return rc;
+        }
     }
     out->mode = st.mode;
     out->max_age = st.max_age;

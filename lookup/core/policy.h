@@ -75,13 +75,19 @@
  *       policy" (fail-open) while these forms have one obvious meaning:
  *       blank lines (empty or only WSP) are ignored; WSP at the start of a
  *       line and before the ":" is ignored; trailing WSP is trimmed.
- *     - Strict: a line without ":" is an error; a CR not followed by LF,
- *       a NUL or another control character (HTAB apart) is an error;
- *       non-ASCII is an error except inside the value of an extension
- *       field, where the ABNF allows UTF-8 (it must then be well-formed).
- *     - Limits: the body is at most MTASTS_POLICY_MAX_BYTES (common.h),
- *       a line at most MTASTS_POLICY_LINE_MAX, and at most
- *       MTASTS_POLICY_MX_MAX patterns; beyond them the policy is invalid.
+ *     - Fields not defined (any name but version, mode, max_age, mx, the
+ *       keys being case-sensitive) are ignored whatever their value holds
+ *       (3.2: "SHALL be ignored"): HTAB, control characters, ill-formed
+ *       UTF-8, any length. Their name must still be an
+ *       sts-policy-ext-name, or the line is no field.
+ *     - Strict: a line without ":" is an error; in a known field a CR not
+ *       followed by LF, a NUL or another control character (HTAB apart) is
+ *       an error, and so is non-ASCII; a repeated version/mode/max_age
+ *       (ignored) must still be a well-formed extension field.
+ *     - Limits: the body is at most MTASTS_POLICY_MAX_BYTES (common.h), the
+ *       only limit on lines and mx lines; a repeated mx pattern is stored
+ *       once, and more than MTASTS_POLICY_MX_MAX different ones make the
+ *       policy invalid. Memory is bounded by the body's size.
  * .fi
  */
 #ifndef MTASTS_POLICY_H
@@ -89,15 +95,12 @@
 
 #include "common.h"
 
-/* 3.2 calls the fields "similar to RFC 5322 header fields"; RFC 5322
- * 2.1.1 limits such lines to 998 characters (without CRLF). The longest
- * valid known field ("mx: *." + 253 + WSP) is far shorter; the limit
- * bounds extension values and the cost of garbage bodies. */
-#define MTASTS_POLICY_LINE_MAX 998
-/* Real policies list a handful of patterns. 64 bounds the memory, the
- * per-delivery matching loop and the Exim host list built from them
- * (64 * ~270 bytes) while leaving ample room. */
-#define MTASTS_POLICY_MX_MAX 64
+/* Different mx patterns kept (repeats are stored once, so any number of
+ * mx lines fits the body's limit). Real policies list a handful; 255 is
+ * what a stored record holds (record.h: a one-byte count), and bounds the
+ * per-delivery matching loop and the Exim host list (255 * ~510 bytes at
+ * worst, see answer.h). */
+#define MTASTS_POLICY_MX_MAX 255
 
 typedef struct mtasts_policy {
     mtasts_mode mode;

@@ -174,43 +174,84 @@ static bool alnum_id(const char *s)
     return true;
 }
 
+/* A count byte within the policy limit (the limit may reach the byte's range). */
+static bool mx_count_ok(unsigned n)
+{
+    return n <= MTASTS_POLICY_MX_MAX;
+}
+
+/* decode_head - the fixed fields and the three strings (id, backoff id,
+ * last error) into r; *n: where the mx patterns start. The policy's mode
+ * and max_age are set, its patterns are not. */
+static bool decode_head(const unsigned char *b, size_t len, mtasts_record *r, size_t *n,
+                        mtasts_err *err)
+{
+    int64_t *times[6] = { &r->fetched_at, &r->expires_at, &r->txt_checked_at,
+                          &r->next_check_at, &r->last_used, &r->backoff_until };
+
+    mtasts_record_init(r);
+    *n = REC_FIXED;
+    if (len < 2 || b[0] != REC_MAGIC) {
+        mtasts_errf(err, "record: not a record");
+        return false;
+    }
+    if (b[1] != MTASTS_RECORD_VERSION) {
+        mtasts_errf(err, "record: format version %u unknown (this is %d)", b[1],
+                    MTASTS_RECORD_VERSION);
+        return false;
+    }
+    if (len < REC_FIXED || b[2] > MTASTS_MODE_ENFORCE || b[3] > MTASTS_SOURCE_PRELOAD
+        || b[4] >= sizeof dane_names / sizeof dane_names[0] || !mx_count_ok(b[5]))
+        goto malformed;
+    r->source = (mtasts_source)b[3];
+    mtasts_strlcpy(r->dane, dane_names[b[4]], sizeof r->dane);
+    r->failures = get_u32(b + 10);
+    for (int i = 0; i < 6; i++)
+        *times[i] = get_i64(b + 14 + 8 * i);
+    if (!get_str(b, len, n, r->id, sizeof r->id) || !alnum_id(r->id)
+        || !get_str(b, len, n, r->backoff_id, sizeof r->backoff_id)
+        || !alnum_id(r->backoff_id)
+        || !get_str(b, len, n, r->last_error, sizeof r->last_error))
+        goto malformed;
+    if (r->id[0]) {
+        r->policy.mode = (mtasts_mode)b[2];
+        r->policy.max_age = get_u32(b + 6);
+    }
+    return true;
+malformed:
+    mtasts_errf(err, "record: malformed (%zu bytes)", len);
+    mtasts_record_init(r);
+    return false;
+}
+
+mtasts_status mtasts_record_decode_head(const char *buf, size_t len, mtasts_record *r,
+                                        mtasts_err *err)
+{
+    size_t n;
+
+    return decode_head((const unsigned char *)buf, len, r, &n, err) ? MTASTS_OK
+                                                                     : MTASTS_INVALID;
+}
+
 mtasts_status mtasts_record_decode(const char *buf, size_t len, mtasts_record *r,
                                    mtasts_err *err)
 {
     const unsigned char *b = (const unsigned char *)buf;
     const char *mx[MTASTS_POLICY_MX_MAX];
-    size_t lens[MTASTS_POLICY_MX_MAX], n = REC_FIXED, n_mx;
-    int64_t *times[6];
+    size_t lens[MTASTS_POLICY_MX_MAX], n, n_mx;
     mtasts_err perr = {{0}};
-    bool ok;
+    mtasts_mode mode;
+    uint32_t max_age;
+    bool ok = true;
 
-    mtasts_record_init(r);
-    if (len < 2 || b[0] != REC_MAGIC) {
-        mtasts_errf(err, "record: not a record");
+    if (!decode_head(b, len, r, &n, err))
         return MTASTS_INVALID;
-    }
-    if (b[1] != MTASTS_RECORD_VERSION) {
-        mtasts_errf(err, "record: format version %u unknown (this is %d)", b[1],
-                    MTASTS_RECORD_VERSION);
-        return MTASTS_INVALID;
-    }
-    times[0] = &r->fetched_at; times[1] = &r->expires_at; times[2] = &r->txt_checked_at;
-    times[3] = &r->next_check_at; times[4] = &r->last_used; times[5] = &r->backoff_until;
-    n_mx = len >= REC_FIXED ? b[5] : 0;
-    ok = len >= REC_FIXED && b[2] <= MTASTS_MODE_ENFORCE && b[3] <= MTASTS_SOURCE_PRELOAD
-         && b[4] < sizeof dane_names / sizeof dane_names[0] && n_mx <= MTASTS_POLICY_MX_MAX;
-    if (ok) {
-        r->source = (mtasts_source)b[3];
-        mtasts_strlcpy(r->dane, dane_names[b[4]], sizeof r->dane);
-        r->failures = get_u32(b + 10);
-        for (int i = 0; i < 6; i++)
-            *times[i] = get_i64(b + 14 + 8 * i);
-        ok = get_str(b, len, &n, r->id, sizeof r->id) && alnum_id(r->id)
-             && get_str(b, len, &n, r->backoff_id, sizeof r->backoff_id)
-             && alnum_id(r->backoff_id)
-             && get_str(b, len, &n, r->last_error, sizeof r->last_error);
-    }
-    for (size_t i = 0; ok && i < n_mx; i++) {
+    n_mx = b[5];
+    mode = (mtasts_mode)b[2];
+    max_age = get_u32(b + 6);
+    r->policy.mode = MTASTS_MODE_NONE;      /* set by mtasts_policy_build() */
+    r->policy.max_age = 0;
+    for (size_t i = 0; i < n_mx; i++) {
         if (n >= len || n + 1 + b[n] > len) {
             ok = false;
             break;
@@ -224,11 +265,18 @@ mtasts_status mtasts_record_decode(const char *buf, size_t len, mtasts_record *r
         mtasts_record_init(r);
         return MTASTS_INVALID;
     }
-    if (r->id[0] && mtasts_policy_build(&r->policy, (mtasts_mode)b[2], get_u32(b + 6), mx,
-                                        lens, n_mx, &perr) != MTASTS_OK) {
+    if (r->id[0] && mtasts_policy_build(&r->policy, mode, max_age, mx, lens, n_mx, &perr)
+                        != MTASTS_OK) {
         mtasts_errf(err, "record: bad policy part: %s", perr.msg);
         mtasts_record_init(r);
         return MTASTS_INVALID;
     }
     return MTASTS_OK;
+}
+
+int mtasts_record_keep_class(const mtasts_record *r, int64_t now)
+{
+    if (!mtasts_record_usable(r, now))
+        return MTASTS_KEEP_UNUSABLE;
+    return r->policy.mode == MTASTS_MODE_ENFORCE ? MTASTS_KEEP_ENFORCE : MTASTS_KEEP_LIVE;
 }

@@ -13,6 +13,9 @@
  *                                        size_t size, size_t *len, mtasts_err *err);
  *     mtasts_status mtasts_record_decode(const char *buf, size_t len,
  *                                        mtasts_record *r, mtasts_err *err);
+ *     mtasts_status mtasts_record_decode_head(const char *buf, size_t len,
+ *                                             mtasts_record *r, mtasts_err *err);
+ *     int mtasts_record_keep_class(const mtasts_record *r, int64_t now);
  * DESCRIPTION
  *     A record holds the cached policy (if any) with its id and times, and
  *     the fetch-failure state that RFC 8461 3.3 asks for (back off per id).
@@ -80,5 +83,17 @@ mtasts_status mtasts_record_encode(const mtasts_record *r, char *buf, size_t siz
                                    size_t *len, mtasts_err *err);
 mtasts_status mtasts_record_decode(const char *buf, size_t len, mtasts_record *r,
                                    mtasts_err *err);
+/* The same decoder stopped before the mx patterns: the fixed fields, the
+ * strings, and the policy's mode and max_age (no patterns, nothing to
+ * free). For the store's eviction, which reads every record. */
+mtasts_status mtasts_record_decode_head(const char *buf, size_t len, mtasts_record *r,
+                                        mtasts_err *err);
+
+/* What keeping a record is worth, for eviction (higher is kept longer):
+ * a live enforce policy protects against a first-contact downgrade; a
+ * live testing/none policy only saves a fetch; a record without a usable
+ * policy (none cached, or expired) only saves a TXT lookup. */
+enum { MTASTS_KEEP_UNUSABLE = 0, MTASTS_KEEP_LIVE = 1, MTASTS_KEEP_ENFORCE = 2 };
+int mtasts_record_keep_class(const mtasts_record *r, int64_t now);
 
 #endif

@@ -84,6 +84,89 @@ static int64_t backoff_seconds(const mtasts_resolve_config *cfg, uint32_t failur
     return b < hi ? b : (hi > lo ? hi : lo);
 }
 
+/* in_backoff - 3.3: a failed id is not refetched before its backoff ends */
+static bool in_backoff(const mtasts_record *r, const char *id, int64_t now)
+{
+    return strcmp(id, r->backoff_id) == 0 && now < r->backoff_until;
+}
+
+/* follow_backoff - the next network attempt is due when the backoff ends,
+ * not a whole recheck interval later (negative caching must not outlast
+ * the 3.3 schedule). */
+static void follow_backoff(mtasts_record *r)
+{
+    if (r->backoff_until > 0 && r->next_check_at > r->backoff_until)
+        r->next_check_at = r->backoff_until;
+}
+
+/* refetch_due_without_txt - 10.2: the TXT lookup failed but a policy is
+ * cached: is it time to fetch the policy file anyway, so that whoever can
+ * block _mta-sts cannot make the policy lapse? The refresher asks within
+ * its window; a lookup once half the policy's lifetime is over. A policy
+ * in mode none protects nothing and may lapse (8.3). */
+static bool refetch_due_without_txt(const mtasts_record *r, int64_t now,
+                                    const mtasts_resolve_config *cfg)
+{
+    int64_t window = cfg->refetch_within ? (int64_t)cfg->refetch_within
+                                         : (r->expires_at - r->fetched_at) / 2;
+
+    return mtasts_record_usable(r, now) && r->policy.mode != MTASTS_MODE_NONE
+        && r->expires_at - now <= window;
+}
+
+/* fetch - fetch and parse the policy file for TXT id `id` (the id just
+ * published, or the cached one when the TXT lookup failed); apply 3.3's
+ * backoff and 5.1's never-downgrade. `why` says why a failed TXT lookup
+ * did not stop us, or is NULL. */
+static mtasts_status fetch(mtasts_record *r, const char *domain, const char *id,
+                           int64_t now, const mtasts_resolve_config *cfg,
+                           const mtasts_resolve_ops *ops, mtasts_resolve_result *res,
+                           const char *why)
+{
+    mtasts_err err = {{0}};
+    mtasts_policy fresh;
+    mtasts_status st;
+    char reason[sizeof err.msg * 2 + 64]; /* truncated where stored */
+
+    if (in_backoff(r, id, now)) {
+        res->backoff = true;
+        follow_backoff(r);
+        return no_new_policy(res, r, now, MTASTS_OUTCOME_BACKOFF,
+                             r->last_error[0] ? r->last_error : "fetch backoff");
+    }
+
+    res->fetched = true;
+    res->record_changed = true;
+    st = ops->fetch(ops->ctx, domain, &fresh, &err);
+    if (st != MTASTS_OK) {
+        snprintf(reason, sizeof reason, "policy fetch for id %s failed: %s%s%s", id,
+                 err.msg[0] ? err.msg : mtasts_status_name(st), why ? "; " : "",
+                 why ? why : "");
+        r->failures = strcmp(id, r->backoff_id) == 0 ? r->failures + 1 : 1;
+        snprintf(r->backoff_id, sizeof r->backoff_id, "%s", id);
+        r->backoff_until = now + backoff_seconds(cfg, r->failures);
+        follow_backoff(r);
+        mtasts_record_set_error(r, reason);
+        return no_new_policy(res, r, now, MTASTS_OUTCOME_FAILED, reason);
+    }
+
+    mtasts_policy_free(&r->policy);
+    r->policy = fresh;
+    if (r->id != id)
+        snprintf(r->id, sizeof r->id, "%s", id);
+    r->source = MTASTS_SOURCE_FETCHED;
+    r->fetched_at = now;
+    /* A documented floor on the cache lifetime (resolve.h): max_age 0
+     * must not make every delivery fetch. */
+    r->expires_at = now + (int64_t)(fresh.max_age > cfg->max_age_floor
+                                    ? fresh.max_age : cfg->max_age_floor);
+    r->failures = 0;
+    r->backoff_until = 0;
+    r->backoff_id[0] = '\0';
+    r->last_error[0] = '\0';
+    return finish(res, r, now, MTASTS_OUTCOME_FETCHED, why);
+}
+
 mtasts_status mtasts_resolve(mtasts_record *r, const char *domain, int64_t now,
                              const mtasts_resolve_config *cfg,
                              const mtasts_resolve_ops *ops,
@@ -91,7 +174,6 @@ mtasts_status mtasts_resolve(mtasts_record *r, const char *domain, int64_t now,
 {
     char id[MTASTS_ID_MAX + 1] = "";
     mtasts_err err = {{0}};
-    mtasts_policy fresh;
     mtasts_status st;
     bool usable = mtasts_record_usable(r, now);
 
@@ -108,55 +190,23 @@ mtasts_status mtasts_resolve(mtasts_record *r, const char *domain, int64_t now,
 
     res->txt_queried = true;
     st = ops->txt_id(ops->ctx, domain, id, &err);
-    if (st == MTASTS_NOT_FOUND || st == MTASTS_INVALID) {
-        checked(r, now, recheck_interval(cfg), res);
-        return no_new_policy(res, r, now, MTASTS_OUTCOME_NO_POLICY,
-                             err.msg[0] ? err.msg : "no MTA-STS TXT record");
-    }
     if (st != MTASTS_OK) {
-        /* Try DNS again sooner than after a real answer. */
-        checked(r, now, backoff_min(cfg), res);
-        return no_new_policy(res, r, now, MTASTS_OUTCOME_DNS_TEMPFAIL,
-                             err.msg[0] ? err.msg : "TXT lookup failed");
+        bool absent = st == MTASTS_NOT_FOUND || st == MTASTS_INVALID;
+        char why[sizeof err.msg + 16];
+
+        /* Try DNS again sooner after trouble than after a real answer. */
+        checked(r, now, absent ? recheck_interval(cfg) : backoff_min(cfg), res);
+        snprintf(why, sizeof why, "%s", err.msg[0] ? err.msg
+                 : absent ? "no MTA-STS TXT record" : "TXT lookup failed");
+        if (refetch_due_without_txt(r, now, cfg))
+            return fetch(r, domain, r->id, now, cfg, ops, res, why);
+        return no_new_policy(res, r, now, absent ? MTASTS_OUTCOME_NO_POLICY
+                                                 : MTASTS_OUTCOME_DNS_TEMPFAIL, why);
     }
     checked(r, now, recheck_interval(cfg), res);
 
     if (usable && strcmp(id, r->id) == 0
         && !(cfg->refetch_within && r->expires_at - now <= (int64_t)cfg->refetch_within))
         return finish(res, r, now, MTASTS_OUTCOME_CONFIRMED, NULL);
-
-    /* 3.3: a failed id is not refetched before its backoff ends. */
-    if (strcmp(id, r->backoff_id) == 0 && now < r->backoff_until) {
-        res->backoff = true;
-        return no_new_policy(res, r, now, MTASTS_OUTCOME_BACKOFF,
-                             r->last_error[0] ? r->last_error : "fetch backoff");
-    }
-
-    res->fetched = true;
-    res->record_changed = true;
-    mtasts_err_clear(&err);
-    st = ops->fetch(ops->ctx, domain, &fresh, &err);
-    if (st != MTASTS_OK) {
-        char reason[sizeof err.msg + 64]; /* truncated where stored */
-
-        snprintf(reason, sizeof reason, "policy fetch for id %s failed: %s", id,
-                 err.msg[0] ? err.msg : mtasts_status_name(st));
-        r->failures = strcmp(id, r->backoff_id) == 0 ? r->failures + 1 : 1;
-        snprintf(r->backoff_id, sizeof r->backoff_id, "%s", id);
-        r->backoff_until = now + backoff_seconds(cfg, r->failures);
-        mtasts_record_set_error(r, reason);
-        return no_new_policy(res, r, now, MTASTS_OUTCOME_FAILED, reason);
-    }
-
-    mtasts_policy_free(&r->policy);
-    r->policy = fresh;
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->source = MTASTS_SOURCE_FETCHED;
-    r->fetched_at = now;
-    r->expires_at = now + (int64_t)fresh.max_age;
-    r->failures = 0;
-    r->backoff_until = 0;
-    r->backoff_id[0] = '\0';
-    r->last_error[0] = '\0';
-    return finish(res, r, now, MTASTS_OUTCOME_FETCHED, NULL);
+    return fetch(r, domain, id, now, cfg, ops, res, NULL);
 }

@@ -32,13 +32,23 @@
  *       no TXT / invalid TXT / DNS tempfail   keep an unexpired cache, else
  *                                             no policy (5.1: a missing
  *                                             record does not end a policy)
+ *       ... and the cache is due for refresh  fetch the policy file anyway
+ *                                             (10.2): success extends it,
+ *                                             failure keeps it
  *       after a failed fetch of id X          no refetch of X before
- *                                             backoff_until (3.3: >= 5 min)
+ *                                             backoff_until (3.3: >= 5 min);
+ *                                             next_check_at is then no later
+ *                                             than backoff_until, so the next
+ *                                             attempt follows the backoff
  *
- *     A cached policy expires at fetched_at + max_age; max_age 0 makes it
- *     good for this one answer. cfg->refetch_within > 0 (the proactive
+ *     A cached policy expires at fetched_at + max(max_age,
+ *     cfg->max_age_floor). cfg->refetch_within > 0 (the proactive
  *     refresher) refetches an unchanged id whose policy expires within
- *     that many seconds, to extend it (10.2).
+ *     that many seconds, to extend it (10.2). When the TXT lookup fails
+ *     (NXDOMAIN, invalid, SERVFAIL, timeout) a cached policy other than
+ *     mode none is fetched anyway when it expires within refetch_within,
+ *     or, for a lookup (refetch_within 0), once half its lifetime is over:
+ *     blocking _mta-sts alone must not let an enforce policy lapse.
  * .fi
  */
 #ifndef MTASTS_RESOLVE_H
@@ -48,6 +58,11 @@
 #include "policy.h"
 #include "record.h"
 
+/* Default minimum cache lifetime of a fetched policy, whatever its max_age (0
+ * included; option max_age_floor): without it max_age 0 makes every delivery fetch over HTTPS.
+ * One hour, as Stalwart (which caches max_age < 3600 for a day) and the
+ * TXT recheck interval below: a new id is still seen within the hour. */
+#define MTASTS_MAX_AGE_FLOOR 3600u
 /* How long a confirmed TXT id is trusted before the next DNS check. */
 #define MTASTS_TXT_RECHECK_DEFAULT 3600
 /* Backoff after failed fetches: RFC 8461 3.3 minimum, doubling per failure
@@ -56,6 +71,8 @@
 
 typedef struct mtasts_resolve_config {
     unsigned txt_recheck_interval; /* 0: MTASTS_TXT_RECHECK_DEFAULT */
+    unsigned max_age_floor;        /* least cache lifetime (s); callers pass
+                                      MTASTS_MAX_AGE_FLOOR unless configured */
     unsigned backoff_min;          /* < 300 is raised to 300 */
     unsigned backoff_max;          /* 0: MTASTS_BACKOFF_MAX_DEFAULT */
     unsigned refetch_within;       /* proactive refresh window, 0: off */

@@ -1,6 +1,7 @@
 /*
  * spawn.c - see spawn.h.
  */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np */
 #include "spawn.h"
 
 #include <errno.h>
@@ -12,6 +13,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* glibc 2.34 added addclosefrom_np; Debian 12 has 2.36. Without it the
+ * helper would inherit every descriptor Exim left open without
+ * close-on-exec (lsearch files, hints database locks): refuse to build
+ * rather than leak them. */
+#if !defined(__GLIBC__) || __GLIBC__ < 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ < 34)
+#error "posix_spawn_file_actions_addclosefrom_np (glibc >= 2.34) required"
+#endif
 
 static int64_t now_ms(void)
 {
@@ -77,6 +86,16 @@ mtasts_status mtasts_spawn_capture(char *const argv[], unsigned timeout_ms, char
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    /* The helper gets its pipe and nothing else of Exim's: Exim keeps
+     * lookup files (possibly root-only) and hints locks open across forks
+     * without close-on-exec. */
+    if ((rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        close(pfd[0]);
+        close(pfd[1]);
+        mtasts_errf(err, "cannot run %s: %s", argv[0], strerror(rc));
+        return MTASTS_SYSERR;
+    }
     posix_spawnattr_init(&attr);
     sigemptyset(&none);
     sigfillset(&all);

@@ -2,7 +2,8 @@
  * spawn.h - run the network helper from inside an Exim process, bounded.
  *
  * mtasts_spawn_capture() runs argv[0] (an absolute path) with stdin and
- * stderr on /dev/null, default signal dispositions and an empty signal mask
+ * stderr on /dev/null, no other descriptor (everything above 2 is closed
+ * in the child), default signal dispositions and an empty signal mask
  * (Exim blocks or catches SIGALRM, SIGCHLD, SIGPIPE), and a minimal
  * environment; it collects at most outsize-1 bytes of stdout (NUL-terminated)
  * and waits at most timeout_ms in all, then kills the child with SIGKILL.

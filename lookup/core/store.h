@@ -25,14 +25,21 @@
  *       between calls (a killed process strands no reader slot for long,
  *       and writers are never blocked by readers). Stale reader slots are
  *       cleared with mdb_reader_check() at open.
- *     - Files are created 0660 with the owner and group of the store
- *       directory, so root and the Exim user can both use them
- *       (create the directory owned by the Exim user, mode 0750 or 0770).
+ *     - The directory belongs to the Exim user (mode 0750 or 0770). A
+ *       root process opens and creates the files with the effective ids
+ *       of the directory's owner, never as root, so they come out 0660
+ *       with the directory's owner and group and a file planted in the
+ *       directory cannot make root write elsewhere. A symbolic link as
+ *       the directory, or a data.mdb/lock.mdb that is not a regular file
+ *       with one link, makes the store unusable (err says which; callers
+ *       answer from the network). See store_env.c.
  *     - MDB_MAP_FULL grows the map geometrically up to map_max, then evicts
- *       runs of neighbouring records whose most recent use is oldest
- *       (deleting scattered single records would free no LMDB page);
- *       MDB_MAP_RESIZED adopts the new size. A put does not fail for lack
- *       of room, except a large record in a very small map (TEMPFAIL).
+ *       runs of neighbouring records (deleting scattered single records
+ *       would free no LMDB page): those without a usable policy first,
+ *       live enforce policies last, least recently used first within
+ *       each (store_evict.c). MDB_MAP_RESIZED adopts the new size. A put
+ *       does not fail for lack of room, except a large record in a very
+ *       small map (TEMPFAIL).
  *     - A meta record carries the schema version; an unknown schema is
  *       refused (MTASTS_SYSERR with a clear message), never misread.
  *     - An unwritable data.mdb opens read-only (writes then fail with
@@ -41,7 +48,7 @@
  *       open, and callers answer from the network instead.
  *
  *     Keys are lower-case domain names (no trailing dot); values are
- *     mtasts_record_encode() text.
+ *     mtasts_record_encode() bytes.
  *
  *     Single-flight (lease): when many processes miss the same domain at
  *     once, only the one that holds the domain's lease fetches; a lease
@@ -77,7 +84,9 @@ typedef struct mtasts_store_config {
     size_t map_max;         /* 0: MTASTS_STORE_MAP_MAX */
     bool create;            /* create the directory's files if missing */
     /* Called for recoveries worth a log line (map grown, entries evicted,
-     * stale readers cleared, opened read-only); may be NULL. */
+     * stale readers cleared, opened read-only); may be NULL. notify_ctx
+     * must stay valid as long as the store: the store calls back long
+     * after the call that opened it (after fork(), on eviction). */
     void (*notify)(void *ctx, const char *msg);
     void *notify_ctx;
 } mtasts_store_config;

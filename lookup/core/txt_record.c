@@ -35,15 +35,12 @@ static bool is_value_char(unsigned char c)
     return c >= 0x21 && c <= 0x7e && c != ';' && c != '=';
 }
 
-/* txt_is_stsv1 - does the record begin with sts-version, followed by what
- * may follow it in the ABNF (a delimiter, i.e. WSP or ";") or the end? */
+/* txt_is_stsv1 - 3.1: "Records that do not begin with "v=STSv1;" are
+ * discarded" (see txt_record.h) */
 static bool txt_is_stsv1(const char *rec, size_t len)
 {
-    if (!rec || len < STS_VERSION_LEN
-        || memcmp(rec, sts_version, STS_VERSION_LEN) != 0)
-        return false;
-    return len == STS_VERSION_LEN || rec[STS_VERSION_LEN] == ';'
-        || is_wsp((unsigned char)rec[STS_VERSION_LEN]);
+    return rec && len > STS_VERSION_LEN && memcmp(rec, sts_version, STS_VERSION_LEN) == 0
+        && rec[STS_VERSION_LEN] == ';';
 }
 
 /* txt_unexpected - report the character at rec[pos], printable or not. */
@@ -121,11 +118,16 @@ mtasts_status mtasts_txt_parse(const char *rec, size_t len,
     for (;;) {
         size_t name, name_len, val, val_len;
 
-        /* sts-field-delim = *WSP ";" *WSP, or the end of the record. */
+        /* sts-field-delim = *WSP ";" *WSP, or the end of the record;
+         * WSP only around a ";". */
+        size_t wsp = p;
+
         while (p < len && is_wsp((unsigned char)rec[p]))
             p++;
+        if (p == len && p > wsp)
+            return txt_unexpected(rec, wsp, "';' after whitespace", err);
         if (p == len)
-            break;      /* liberal: trailing WSP without ";" is accepted */
+            break;
         if (rec[p] != ';')
             return txt_unexpected(rec, p, "';'", err);
         p++;

@@ -31,9 +31,9 @@
  *     mtasts_txt_parse() checks one joined record. It returns
  *       MTASTS_OK        a valid STSv1 record; id_out holds the id.
  *       MTASTS_NOT_FOUND the record is not an STSv1 record (does not begin
- *                        with "v=STSv1" followed by ";", SP, HTAB or the
- *                        end): it is to be discarded, this is no error.
- *                        Thus "v=STSv10; ..." is another version.
+ *                        with "v=STSv1;"): it is to be discarded, this is
+ *                        no error. Thus "v=STSv10; ..." is another
+ *                        version, and "v=STSv1" or "v=STSv1 ;" none.
  *       MTASTS_INVALID   an STSv1 record that violates the ABNF, or is
  *                        longer than MTASTS_TXT_MAX; err says why.
  *     id_out is "" unless MTASTS_OK.
@@ -59,10 +59,10 @@
  *
  * DECISIONS (where the RFC is silent or ambiguous)
  *     - STSv1 detection: 3.1 says records "that do not begin with
- *       "v=STSv1;"" are discarded, but the ABNF allows WSP before the ";"
- *       (erratum 6285). We treat "v=STSv1" followed by ";", WSP or the end
- *       as STSv1 (so "v=STSv1 ; id=x" is valid and "v=STSv1" alone is an
- *       INVALID STSv1 record, not a discarded one).
+ *       "v=STSv1;"" are discarded; the ABNF's sts-field-delim would allow
+ *       WSP before that ";" (erratum 6285), the text does not. The text
+ *       decides which records are STSv1 at all: "v=STSv1 ; id=x" and
+ *       "v=STSv1" alone are discarded, not parsed.
  *     - A field named "id" (case-sensitive) must carry a valid id: the ABNF
  *       would let "id=a-b" pass as an extension and then fail for lack of
  *       an sts-id; we say "id: not 1-32 letters/digits" instead. "ID=x" is
@@ -72,8 +72,8 @@
  *       entries except for the first SHALL be ignored", a paragraph that
  *       covers "TXT records and policy files"); each must still be well
  *       formed.
- *     - Trailing WSP after the last field without a ";" is accepted (the
- *       ABNF allows it only after a ";"); no other WSP liberty is taken.
+ *     - WSP only where the ABNF has it, around a ";" (sts-field-delim):
+ *       trailing WSP after the last field without a ";" is invalid.
  *     - Empty fields (";;") are invalid, as the ABNF says.
  * .fi
  */

@@ -15,8 +15,11 @@ if [ -z "${WORLD_DIR:-}" ]; then
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 source tests/cli/lib.sh
+# Run as root, the store commands work as the Exim user (the "user" setting):
+# the store must be theirs and reachable.
+chmod 755 "$tmp"
 S=$tmp/store
-mkdir "$S"
+mkdir "$S" && chown Debian-exim: "$S"
 ST=(--store "$S")
 
 # ------------------------------------------------------------------- query
@@ -51,6 +54,9 @@ t "query: --options and --config are read" 3 --err "unknown option" -- query --o
 
 # ------------------------------------------------------------------- cache
 run "$M" cache list "${ST[@]}"
+[ "$(head -1 <<<"$out" | tr -s ' ')" = "DOMAIN MODE ID EXPIRES FAILURES LAST ERROR" ] \
+    && ok "cache list: a header line" || nok "cache list: a header line" "$(head -1 <<<"$out")"
+out=$(tail -n +2 <<<"$out")
 want='enforce.test enforce enforce1 1d0h 0 -|http404.test - - - 1 policy fetch for id http4041 failed: mta-sts.http404.test: HTTP 404|none.test none none1 1d0h 0 -|nopolicy.test - - - 0 -|testing.test testing testing1 1d0h 0 -'
 got=$(tr -s ' ' <<<"$out" | sed 's/ 23h59m / 1d0h /' | paste -sd'|')
 [ "$rc" = 0 ] && [ "$got" = "$want" ] && ok "cache list: one line per domain, in order" \
@@ -73,10 +79,10 @@ t "cache flush DOMAIN" 0 --out "^flushed enforce\.test$" -- cache flush "${ST[@]
 t "cache flush DOMAIN: it is gone" 1 -- cache show "${ST[@]}" enforce.test
 t "cache flush DOMAIN: not stored: exit 1" 1 --err "not in the store" -- cache flush "${ST[@]}" enforce.test
 t "cache flush: every domain" 0 --out "^flushed every domain$" -- cache flush "${ST[@]}"
-t "cache list: empty after flush" 0 --out '^$' -- cache list "${ST[@]}"
+t "cache list: empty after flush" 0 --out "^store $S: empty$" -- cache list "${ST[@]}"
 tj "cache stats --json: empty store" 0 'd["entries"] == 0 and d["oldest_fetch_age"] is None and d["newest_fetch_age"] is None' \
     -- cache stats --json "${ST[@]}"
-t "cache: a missing store is not created" 3 --err "store" -- cache list --store "$tmp/missing"
+t "cache: a missing store is empty, and not created" 0 --out "empty" -- cache list --store "$tmp/missing"
 [ -e "$tmp/missing" ] && nok "cache: no store left behind" || ok "cache: no store left behind"
 
 # ----------------------------------------------------------------- refresh
@@ -132,7 +138,7 @@ tj "refresh: the store holds the new policy" 0 'd["id"] == "idchange2" and d["mo
 # A policy far from expiry is refreshed only when its TXT check is due: make
 # the check due in 3 seconds (recheck=3), then wait for it.
 S2=$tmp/store2
-mkdir "$S2"
+mkdir "$S2" && chown Debian-exim: "$S2"
 "$M" query --store "$S2" --options recheck=3 maxage-big.test >/dev/null 2>&1
 tj "refresh: a year-long policy is not due yet" 0 'd["skipped"] == 1 and d["domains"] == []' \
     -- refresh --json --store "$S2"
@@ -140,6 +146,30 @@ sleep 3.5
 tj "refresh: TXT check due, id unchanged: unchanged, not fetched" 0 \
     'd["unchanged"] == 1 and d["domains"][0]["outcome"] == "confirmed"' -- refresh --json --store "$S2"
 t "refresh: a missing store: exit 3" 3 --err "store" -- refresh --store "$tmp/missing"
+
+# ------------------------------------------------------- fetch security
+# The helper's "reason:" line is what the Exim adapters log: the server's
+# Content-Type (ESC, 8-bit bytes) in it escaped, nothing but printable ASCII.
+S3=$tmp/store3
+mkdir "$S3"
+"$M" resolve --options "store=$S3" content-type-hostile.test >"$tmp/resolve.out" 2>/dev/null
+reason=$(LC_ALL=C grep -a '^reason:' "$tmp/resolve.out")
+grep -qF 'mta-sts.content-type-hostile.test: content-type text/\x1b[2Jhtml\xc3\xa9\xff\x9b' <<<"$reason" \
+    && ! LC_ALL=C grep -q '[^ -~]' <<<"$reason" \
+    && ok "resolve: a hostile Content-Type reaches the reason escaped" \
+    || nok "resolve: a hostile Content-Type reaches the reason escaped" "$(od -c <<<"$reason" | head -5)"
+# Policy hosts on loopback/private addresses are refused by default (the
+# world's mtasts.conf allows them; --config /dev/null leaves the default).
+"$M" resolve --config /dev/null --options "store=$S3" enforce.test >"$tmp/resolve.out" 2>/dev/null
+grep -aq '^reason: .*mta-sts.enforce.test: refused: non-public address 127.0.1.1' "$tmp/resolve.out" \
+    && grep -aq '^status: not-found' "$tmp/resolve.out" \
+    && ok "resolve: a policy host on 127/8 is refused by default" \
+    || nok "resolve: a policy host on 127/8 is refused by default" "$(head -3 "$tmp/resolve.out")"
+"$M" resolve --config /dev/null --options "store=$tmp/store4,allow_private_policy_host=yes" enforce.test \
+    >"$tmp/resolve.out" 2>/dev/null
+grep -aq '^status: ok' "$tmp/resolve.out" \
+    && ok "resolve: allow_private_policy_host=yes fetches from 127/8" \
+    || nok "resolve: allow_private_policy_host=yes fetches from 127/8" "$(head -3 "$tmp/resolve.out")"
 
 echo "cli-world: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -10,6 +10,8 @@
 #   stock-single     the same, single-file configuration: the parts of
 #                    single-file/exim4.conf.mtasts-dlfunc pasted into a copy
 #                    of exim4.conf.template as its instructions say
+#   stock-smarthost  the split configuration in configuration type smarthost
+#                    (all mail to the smart host smarthost.test)
 # setup_variant V needs $work (a directory Debian-exim can reach).
 SNIP=$ROOT/exim-config-snippets
 SPLIT=$SNIP/debian-split/conf.d
@@ -35,8 +37,9 @@ EOF
 }
 
 # A small configuration for the test builds: the snippet files included
-# as they are, plus a dnslookup router and remote_smtp transport as in
-# Debian's, for domains without a policy.
+# as they are, plus a dnslookup router as in Debian's, for domains without
+# a policy, and Debian's own smtp transports (remote_smtp and the unused
+# remote_smtp_smarthost, as in Debian's configuration type internet).
 conf_module() {
     cat >"$CONF" <<EOF
 primary_hostname = sender.world
@@ -69,31 +72,34 @@ local:
 
 begin transports
 .include $SPLIT/transport/40_mtasts-config
-remote_smtp:
-  driver = smtp
-  interface = $WORLD_HOST_IP
+CONFDIR = /etc/exim4
+.include /etc/exim4/conf.d/transport/30_exim4-config_remote_smtp
+.include /etc/exim4/conf.d/transport/30_exim4-config_remote_smtp_smarthost
 
 begin retry
 *  *  F,2h,15m
 EOF
+    # NOSNIP=1: the same without the snippets (measure-startup.sh)
+    [ -z "${NOSNIP:-}" ] || sed -i '/^\.include .*mtasts-config/d' "$CONF"
 }
 
-# Debian's configuration (configtype internet) built by update-exim4.conf
-# from a copy of /etc/exim4 with the snippets added: split (conf.d files)
-# or single-file (the parts pasted into exim4.conf.template).
+# Debian's configuration (configtype internet; smarthost when SMARTHOST
+# names the smart host) built by update-exim4.conf from a copy of
+# /etc/exim4 with the snippets added: split (conf.d files) or single-file
+# (the parts pasted into exim4.conf.template).
 conf_debian() {
     local split=$1 etc=$D/etc
     mkdir -p "$etc"
     cp -a /etc/exim4/conf.d /etc/exim4/exim4.conf.template "$etc/"
     cat >"$etc/update-exim4.conf.conf" <<EOF
-dc_eximconfig_configtype='internet'
+dc_eximconfig_configtype='$([ -n "${SMARTHOST:-}" ] && echo smarthost || echo internet)'
 dc_other_hostnames='sender.world'
 dc_local_interfaces='127.0.0.1'
 dc_readhost=''
 dc_relay_domains=''
 dc_minimaldns='false'
 dc_relay_nets=''
-dc_smarthost=''
+dc_smarthost='${SMARTHOST:-}'
 CFILEMODE='644'
 dc_use_split_config='$split'
 dc_hide_mailname=''
@@ -106,7 +112,9 @@ SPOOLDIR = $D/spool
 MTASTS_DLFUNC = $DLFUNC
 ROUTER_DNSLOOKUP_IGNORE_TARGET_HOSTS = <; 0.0.0.0
 $(test_macros)"
-    if [ "$split" = true ]; then
+    if [ -n "${NOSNIP:-}" ]; then   # Debian's configuration alone (measure-startup.sh)
+        echo "$macros" >"$etc/conf.d/main/000_localmacros"
+    elif [ "$split" = true ]; then
         echo "$macros" >"$etc/conf.d/main/000_localmacros"
         cp "$SPLIT/main/05_mtasts-config_dlfunc" "$etc/conf.d/main/"
         cp "$SPLIT/acl/60_mtasts-config_log" "$etc/conf.d/acl/"
@@ -139,6 +147,24 @@ $(test_macros)"
     world-ctl exim-trust "$CONF"
 }
 
+# private_module V: this build's module in a private copy of the test
+# Exim's module directory, bind-mounted over it in the world's own mount
+# namespace: other worktrees share /var/cache/exim-mtasts and may install
+# their module there at any time (seen: a module from another tree passing
+# the helper an option it does not know, "exited 3 without an answer").
+private_module() {
+    local dir lk=$work/lookups-$1
+    dir=$(exim_prefix "$1")/lookups
+    # outside the world (its mounts are private) the shared directory it is
+    [ -n "${WORLD_DIR:-}" ] || { install_module "$1" "$BUILD/exim-$1/mtasts_lookup.so"; return; }
+    if [ ! -d "$lk" ]; then
+        mkdir -p "$lk" && cp -a "$dir/." "$lk/" &&
+            install -m 0644 "$BUILD/exim-$1/mtasts_lookup.so" "$lk/mtasts_lookup.so" &&
+            chmod 755 "$lk" || return 1
+    fi
+    mount --bind "$lk" "$dir"
+}
+
 setup_variant() {
     V=$1 D=${work:?}/$1 CONF=$work/$1/exim.conf
     # Exim reads its configuration (and may run the helper) as the Exim
@@ -154,9 +180,10 @@ setup_variant() {
     chown -R Debian-exim:Debian-exim "$D/spool" "$D/log" "$D/store"
     chmod 770 "$D/store"
     case $V in
-        4.*)          install_module "$V" "$BUILD/exim-$V/mtasts_lookup.so"; EXIM=$(exim_prefix "$V")/bin/exim; conf_module ;;
+        4.*)          private_module "$V" || return 1; EXIM=$(exim_prefix "$V")/bin/exim; conf_module ;;
         stock-split)  EXIM=$STOCK_EXIM; conf_debian true ;;
         stock-single) EXIM=$STOCK_EXIM; conf_debian false ;;
+        stock-smarthost) EXIM=$STOCK_EXIM; SMARTHOST=smarthost.test conf_debian true ;;
         *) echo "unknown variant $V"; return 1 ;;
     esac
     local err
@@ -198,15 +225,17 @@ queue_id() { x -bpr 2>/dev/null | awk -v r="$1" '/^ *[0-9]+[smhd] /{id=$3} $1==r
 # have no TRUSTED_CONFIG_LIST: -odi would re-exec the delivery as the Exim
 # user ("exim user lost privilege"), so the message is queued and delivered
 # by root with -M, as a queue runner would. DEBUG=-d+... adds debug output
-# to $D/debug.
+# to $D/debug; HEADER='Name: value' adds a header line.
 send() {
-    local subj="e2e $V $*"
+    local msg
+    msg=$([ -z "${HEADER:-}" ] || printf '%s\n' "$HEADER"
+          printf 'Subject: e2e %s %s\n\nhello from the e2e test' "$V" "$*")
     rm -f "$D/debug"
     if [ "$V" = "${V#stock}" ]; then
-        printf 'Subject: %s\n\nhello from the e2e test\n' "$subj" | x -odq -f "$SENDER" "$@"
+        printf '%s\n' "$msg" | x -odq -f "$SENDER" "$@"
         x ${DEBUG:-} -M "$(queue_id "$1")" 2>"$D/debug"
     else
-        printf 'Subject: %s\n\nhello from the e2e test\n' "$subj" | x ${DEBUG:-} -odi -f "$SENDER" "$@" 2>"$D/debug"
+        printf '%s\n' "$msg" | x ${DEBUG:-} -odi -f "$SENDER" "$@" 2>"$D/debug"
     fi
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end: real messages through a sending Exim configured with the
 # exim-config-snippets, to the test world's receivers, for each variant of
-# tests/e2e/lib.sh (4.96 4.98 4.100 with the lookup module, stock-split and
-# stock-single: Debian's exim4 and configuration through ${dlfunc}).
+# tests/e2e/lib.sh (4.96 4.98 4.100 with the lookup module, stock-split,
+# stock-single and stock-smarthost: Debian's exim4 and configuration through
+# ${dlfunc}).
 # Each test starts from an empty queue and retry database and checks the
 # receiver's Maildir, the sender's log and queue, and that no bounce exists.
 #
@@ -14,12 +15,14 @@ set -uo pipefail
 source "$(dirname "$0")/../exim/lib.sh"
 source "$(dirname "$0")/lib.sh"
 [ -n "${WORLD_DIR:-}" ] || { echo "run me inside tests/world/run-in-world"; exit 2; }
-if [ $# -gt 0 ]; then VARIANTS=("$@"); else read -r -a VARIANTS <<<"${E2E_VARIANTS:-4.96 4.98 4.100 stock-split stock-single}"; fi
+if [ $# -gt 0 ]; then VARIANTS=("$@"); else read -r -a VARIANTS <<<"${E2E_VARIANTS:-4.96 4.98 4.100 stock-split stock-single stock-smarthost}"; fi
 for f in "$HELPER" "$DLFUNC"; do [ -e "$f" ] || { echo "missing $f: run make all modules"; exit 2; }; done
 
 work=$(mktemp -d /var/tmp/mtasts-e2e.XXXXXX); chmod 755 "$work"
 RUN=$(printf '%04x' $((RANDOM)))   # in recipients: a kept world's Maildirs stay unambiguous
-trap '[ -f "$work/resolv.conf" ] && cat "$work/resolv.conf" >/etc/resolv.conf; rm -rf "$work"' EXIT
+unmount_modules() { local v; for v in "${VARIANTS[@]}"; do case $v in 4.*)   # private_module's
+    while mountpoint -q "$(exim_prefix "$v")/lookups"; do umount "$(exim_prefix "$v")/lookups" || break; done ;; esac; done; }
+trap '[ -f "$work/resolv.conf" ] && cat "$work/resolv.conf" >/etc/resolv.conf; unmount_modules; rm -rf "$work"' EXIT
 
 # ------------------------------------------------------------ the snippets
 # The single-file parts are generated from the split files: check they are
@@ -139,10 +142,20 @@ run_tests() {
     # enforce, good MX: delivered over TLS, certificate verified.
     fresh; r=enforce-$t@enforce.test; send "$r"
     check_delivered "enforce.test" "$r" good \
-        "R=mtasts_enforce T=mtasts_enforce_smtp H=mx1.enforce.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+        "R=mtasts_enforce T=mtasts_smtp H=mx1.enforce.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
     check_tls_received "enforce.test" "$r" mx1.enforce.test
     check_eq "$V: enforce.test: policy looked up (mode, id)" \
         "$(lookup enforce.test mode) $(lookup enforce.test id)" "enforce enforce1"
+
+    # Issue 17: the snippets add one smtp transport (mtasts_smtp), and make
+    # Debian's unused remote_smtp_smarthost load its CA bundle only when it
+    # connects: a queue run preloads the bundle for remote_smtp and
+    # mtasts_smtp only, as many as Debian's configuration without them.
+    fresh
+    printf 'Subject: preload\n\nhi\n' | x -odq -f "$SENDER" "preload-$t@nopolicy.test"
+    check_eq "$V: a queue run preloads the CA bundle for remote_smtp and mtasts_smtp only" \
+        "$(x -d+tls -qf 2>&1 | sed -nE "s/.*TLS: preloading CA bundle for transport ['\"]?([a-z_]+).*/\1/p" | sort | tr '\n' ' ')" \
+        "mtasts_smtp remote_smtp "
 
     # enforce, certificate failures: deferred, kept, not bounced; a forced
     # retry defers again.
@@ -150,19 +163,41 @@ run_tests() {
     for d in expired wrongname selfsigned; do
         fresh; r=$d-$t@enforce-$d.test; send "$r"
         check_deferred "enforce-$d.test" "$r" \
-            "R=mtasts_enforce T=mtasts_enforce_smtp defer( \(-37\))? H=mx.enforce-$d.test \[[0-9.]+\]: TLS session: .*($CERTFAIL)"
+            "R=mtasts_enforce T=mtasts_smtp defer( \(-37\))? H=mx.enforce-$d.test \[[0-9.]+\]: TLS session: .*($CERTFAIL)"
         [ $d = expired ] && retry_still_deferred "enforce-$d.test" "$r"
     done
+
+    # "TLS-Required: No" (RFC 8689 section 5): the recipient's TLS policies
+    # do not stop the message. enforce-expired.test (its MX certificate has
+    # expired; deferred above without the header) and dane-fail.test (DANE
+    # fails; deferred below without it): delivered, over TLS, and logged.
+    fresh; r=tlsreqno-$t@enforce-expired.test; HEADER='TLS-Required: No' send "$r"
+    check_delivered "TLS-Required: No, expired certificate" "$r" expired \
+        "R=mtasts_tls_not_required T=mtasts_smtp H=mx.enforce-expired.test \[[0-9.]+\] X=TLS[^ ]+ CV=no"
+    check_grep "$V: TLS-Required: No: logged" \
+        'MTA-STS: enforce-expired.test policy [^ ]+ \(enforce\) not applied to message [^ ]+: it has "TLS-Required: No"' "$(mainlog)"
+    fresh; r=tlsreqnodane-$t@dane-fail.test; HEADER='tls-required:   NO ' send "$r"
+    check_delivered "TLS-Required: No, DANE fails" "$r" good \
+        "R=mtasts_tls_not_required T=mtasts_smtp H=mx.dane-fail.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+    # switched off (MTASTS_HONOUR_TLS_REQUIRED_NO = no): the policy applies
+    local conf0=$CONF
+    CONF=$D/exim-tlsreq.conf
+    sed '/^MTASTS_OPTIONS = /a MTASTS_HONOUR_TLS_REQUIRED_NO = no' "$conf0" >"$CONF"; chmod 644 "$CONF"
+    [ "$V" = "${V#stock}" ] || world-ctl exim-trust "$CONF"
+    fresh; r=tlsreqoff-$t@enforce-expired.test; HEADER='TLS-Required: No' send "$r"
+    check_deferred "TLS-Required: No, not honoured" "$r" \
+        "R=mtasts_enforce T=mtasts_smtp defer( \(-37\))? H=mx.enforce-expired.test \[[0-9.]+\]: TLS session: .*($CERTFAIL)"
+    CONF=$conf0
 
     # enforce, no STARTTLS: deferred, never sent in clear.
     fresh; r=nostarttls-$t@enforce-nostarttls.test; send "$r"
     check_deferred "enforce-nostarttls.test" "$r" \
-        "R=mtasts_enforce T=mtasts_enforce_smtp defer( \(-38\))? H=mx.enforce-nostarttls.test \[127.0.2.6\]: a TLS session is required"
+        "R=mtasts_enforce T=mtasts_smtp defer( \(-38\))? H=mx.enforce-nostarttls.test \[127.0.2.6\]: a TLS session is required"
 
     # enforce, MX 10 expired certificate, MX 20 good: delivered through 20.
     fresh; r=twomx-$t@enforce-twomx.test; DEBUG=-d+transport send "$r"
     check_delivered "enforce-twomx.test" "$r" good \
-        "R=mtasts_enforce T=mtasts_enforce_smtp H=mx2.enforce-twomx.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+        "R=mtasts_enforce T=mtasts_smtp H=mx2.enforce-twomx.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
     check_grep "$V: enforce-twomx.test: MX 10 (expired) was tried first" \
         "Connecting to mx1.enforce-twomx.test \[127.0.2.3\]" "$(cat "$D/debug")"
     check_eq "$V: enforce-twomx.test: the expired receiver got nothing" \
@@ -171,19 +206,25 @@ run_tests() {
     # enforce, MX 10 not in the policy: never contacted.
     fresh; r=unlisted-$t@enforce-unlisted.test; DEBUG=-d+host_lookup+transport send "$r"
     check_delivered "enforce-unlisted.test" "$r" good \
-        "R=mtasts_enforce T=mtasts_enforce_smtp H=listed.enforce-unlisted.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+        "R=mtasts_enforce T=mtasts_smtp H=listed.enforce-unlisted.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
     check_grep "$V: enforce-unlisted.test: the router ignored the unlisted MX" \
         "ignored host unlisted.enforce-unlisted.test \[127.0.2.2\]" "$(cat "$D/debug")"
     check_eq "$V: enforce-unlisted.test: no connection to the unlisted MX" \
         "$(grep -c 'Connecting to .*127\.0\.2\.2' "$D/debug")" 0
-    check_eq "$V: enforce-unlisted.test: nothing in the log about it" \
-        "$(mainlog | grep -c 'unlisted\.enforce-unlisted\|127\.0\.2\.2')" 0
+    check_eq "$V: enforce-unlisted.test: no delivery attempt to it in the log" \
+        "$(mainlog | grep -c '127\.0\.2\.2')" 0
+    # ... but the main log says that the policy excludes it, once per
+    # domain and policy id (a second message: no second line)
+    r=unlisted2-$t@enforce-unlisted.test; send "$r"
+    check_eq "$V: enforce-unlisted.test: second message delivered" "$(receivers_of "$r")" good
+    check_eq "$V: enforce-unlisted.test: the skipped MX host logged once" \
+        "$(mainlog | grep -c 'MTA-STS: enforce-unlisted.test policy unlisted1: MX host unlisted.enforce-unlisted.test matches no mx pattern (listed.enforce-unlisted.test), not used$')" 1
 
     # testing, expired certificate: delivered, and the log says why
     # enforce would have refused.
     fresh; r=testing-$t@testing.test; send "$r"
     check_delivered "testing.test" "$r" expired \
-        "R=mtasts_testing T=mtasts_testing_smtp H=mx.testing.test \[127.0.2.3\] X=TLS[^ ]+ CV=no"
+        "R=mtasts_testing T=mtasts_smtp H=mx.testing.test \[127.0.2.3\] X=TLS[^ ]+ CV=no"
     check_tls_received "testing.test" "$r" mx.testing.test
     check_grep "$V: testing.test: the would-have-refused line" \
         "MTA-STS testing: testing.test policy testing1: enforce would have refused H=mx.testing.test \[127.0.2.3\]: certificate not verified\$" "$(mainlog)"
@@ -198,13 +239,14 @@ run_tests() {
     # DANE: Exim's DANE decides.
     fresh; r=dane-$t@dane.test; send "$r"
     check_delivered "dane.test" "$r" good \
-        "R=mtasts_dane T=mtasts_dane_smtp H=mx.dane.test \[127.0.2.1\] X=TLS[^ ]+ CV=dane"
+        "R=mtasts_enforce T=mtasts_smtp H=mx.dane.test \[127.0.2.1\] X=TLS[^ ]+ CV=dane"
     check_eq "$V: dane.test: the lookup reports dane=all" "$(lookup dane.test dane)" all
+    check_eq "$V: dane.test: Exim sees DNSSEC: no trust-ad hint in the log" "$(mainlog | grep -c 'trust-ad')" 0
     fresh; r=danefail-$t@dane-fail.test; send "$r"
     check_eq "$V: dane-fail.test: MTA-STS alone would pass (enforce, dane=all, mx listed)" \
         "$(lookup dane-fail.test mode) $(lookup dane-fail.test dane) $(lookup dane-fail.test mx)" \
         "enforce all mx.dane-fail.test"
-    check_deferred "dane-fail.test" "$r" "R=mtasts_dane T=mtasts_dane_smtp defer( \(-37\))? H=mx.dane-fail.test \[127.0.2.1\]"
+    check_deferred "dane-fail.test" "$r" "R=mtasts_enforce T=mtasts_smtp defer( \(-37\))? H=mx.dane-fail.test \[127.0.2.1\]"
 
     # dane=all, and the TLSA record has just gone (the store, fetched just
     # before with recheck=3600, still says dane=all): the host gets the MTA-STS
@@ -220,19 +262,31 @@ run_tests() {
     world-ctl rr dane.test _25._tcp.mx TLSA --delete >/dev/null; CHANGED="$CHANGED dane.test "
     send "$r"
     check_delivered "dane.test, TLSA gone" "$r" good \
-        "R=mtasts_dane T=mtasts_dane_smtp H=mx.dane.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+        "R=mtasts_enforce T=mtasts_smtp H=mx.dane.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
     check_no_bounce "dane.test, TLSA gone"
     CONF=$conf1
     restore_world
 
     # A resolver that does not pass the AD bit on (no "options trust-ad"):
-    # Exim sees no DNSSEC, the DANE route defers (dnssec_require_domains),
-    # nothing bounces.
+    # Exim sees no DNSSEC, so it cannot do DANE. The mail is not held: it
+    # is delivered under the MTA-STS rules (MX filter, PKIX-verified TLS),
+    # also for dane-fail.test (whose TLSA record is wrong, but Exim cannot
+    # know it). The log says once that Exim's resolver hides DNSSEC.
     cp /etc/resolv.conf "$work/resolv.conf"
     sed 's/trust-ad//' "$work/resolv.conf" >/etc/resolv.conf   # the world's own copy
     fresh; r=noad-$t@dane.test; send "$r"
+    local r2=noad2-$t@dane.test r3=noadfail-$t@dane-fail.test
+    send "$r2"; send "$r3"
     cat "$work/resolv.conf" >/etc/resolv.conf
-    check_deferred "dane.test, resolver without AD" "$r" "R=mtasts_dane defer( \(-1\))?: host lookup done insecurely"
+    check_delivered "dane.test, resolver without AD" "$r" good \
+        "R=mtasts_enforce T=mtasts_smtp H=mx.dane.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+    check_delivered "dane.test, resolver without AD, 2nd message" "$r2" good \
+        "R=mtasts_enforce T=mtasts_smtp H=mx.dane.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+    check_delivered "dane-fail.test, resolver without AD" "$r3" good \
+        "R=mtasts_enforce T=mtasts_smtp H=mx.dane-fail.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+    check_no_bounce "resolver without AD"
+    check_eq "$V: resolver without AD: logged once per domain" \
+        "$(mainlog | grep -c 'MTA-STS: dane.test has DNSSEC-validated TLSA records (dane=all), but Exim.s resolver does not report its MX records as DNSSEC-validated, so Exim cannot use DANE for it: if /etc/resolv.conf lacks "options trust-ad", add it') $(mainlog | grep -c 'MTA-STS: dane-fail.test has DNSSEC-validated')" "1 1"
 
     # A new policy id: the new policy applies (recheck=1). The new policy
     # names only an MX (added to idchange.test's MX set) that leads to the
@@ -240,18 +294,18 @@ run_tests() {
     restore_world
     fresh; r=idc1-$t@idchange.test; send "$r"
     check_delivered "idchange.test policy 1" "$r" good \
-        "R=mtasts_enforce T=mtasts_enforce_smtp H=mx.idchange.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+        "R=mtasts_enforce T=mtasts_smtp H=mx.idchange.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
     set_mx idchange.test "10 mx" "20 unlisted.enforce-unlisted.test."
     set_policy idchange.test idchange1 enforce unlisted.enforce-unlisted.test   # same id
     sleep 1.1   # the id is rechecked: unchanged, so the stored policy stays
     fresh; r=idc2-$t@idchange.test; send "$r"
     check_delivered "idchange.test new policy, same id: the cached policy still applies" "$r" good \
-        "R=mtasts_enforce T=mtasts_enforce_smtp H=mx.idchange.test \[127.0.2.1\]"
+        "R=mtasts_enforce T=mtasts_smtp H=mx.idchange.test \[127.0.2.1\]"
     world-ctl txt idchange.test "v=STSv1; id=idchange2${t//-/}" >/dev/null
     sleep 1.1   # the new id is seen at the next recheck
     fresh; r=idc3-$t@idchange.test; send "$r"
     check_delivered "idchange.test new id: the new policy applies" "$r" good2 \
-        "R=mtasts_enforce T=mtasts_enforce_smtp H=unlisted.enforce-unlisted.test \[127.0.2.2\] X=TLS[^ ]+ CV=yes"
+        "R=mtasts_enforce T=mtasts_smtp H=unlisted.enforce-unlisted.test \[127.0.2.2\] X=TLS[^ ]+ CV=yes"
     check_eq "$V: idchange.test new id: the lookup has it" "$(lookup idchange.test id)" "idchange2${t//-/}"
 
     # enforce, no MX matches the policy: the defer router, no bounce.
@@ -269,14 +323,14 @@ run_tests() {
     x -qqff 2>/dev/null
     for i in $(seq 1 100); do [ "$(x -bpc)" = 0 ] && break; sleep 0.1; done
     check_eq "$V: testing, good MX: 3 messages delivered" \
-        "$(mainlog | grep -cE '=> testok[0-9]-[^ ]*@idchange.test R=mtasts_testing T=mtasts_testing_smtp H=mx.idchange.test')" 3
+        "$(mainlog | grep -cE '=> testok[0-9]-[^ ]*@idchange.test R=mtasts_testing T=mtasts_smtp H=mx.idchange.test')" 3
     check_eq "$V: testing, good MX: no would-have-refused line" "$(mainlog | grep -c 'MTA-STS testing')" 0
 
     # testing, MX not in the policy (TLS fine): delivered, logged.
     idchange_policy "testmx${t//-/}" testing other.idchange.test
     fresh; r=testmx-$t@idchange.test; send "$r"
     check_delivered "testing, MX not in the policy" "$r" good \
-        "R=mtasts_testing T=mtasts_testing_smtp H=mx.idchange.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+        "R=mtasts_testing T=mtasts_smtp H=mx.idchange.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
     check_grep "$V: testing, MX not in the policy: logged" \
         "MTA-STS testing: idchange.test policy testmx${t//-/}: enforce would have refused H=mx.idchange.test \[127.0.2.1\]: MX host not in the policy\$" "$(mainlog)"
 
@@ -286,7 +340,7 @@ run_tests() {
     idchange_policy "testing${t//-/}" testing mx.idchange.test
     fresh; r=testing2-$t@idchange.test; send "$r"
     check_delivered "testing, unlisted MX without TLS" "$r" nostarttls \
-        "R=mtasts_testing T=mtasts_testing_smtp H=mx.enforce-nostarttls.test \[127.0.2.6\]"
+        "R=mtasts_testing T=mtasts_smtp H=mx.enforce-nostarttls.test \[127.0.2.6\]"
     check_eq "$V: testing, unlisted MX without TLS: received in clear" "$(header_of "$r" X-World-TLS)" ""
     check_grep "$V: testing, unlisted MX without TLS: both reasons logged" \
         "MTA-STS testing: idchange.test policy testing${t//-/}: enforce would have refused H=mx.enforce-nostarttls.test \[127.0.2.6\]: MX host not in the policy, no TLS\$" "$(mainlog)"
@@ -302,24 +356,29 @@ run_tests() {
     fresh; r=some-$t@dane-fail.test; send "$r"
     check_eq "$V: dane=some: the lookup says so" "$(lookup dane-fail.test dane)" some
     check_delivered "dane=some" "$r" good2 \
-        "R=mtasts_enforce T=mtasts_enforce_smtp H=unlisted.enforce-unlisted.test \[127.0.2.2\] X=TLS[^ ]+ CV=yes"
+        "R=mtasts_enforce T=mtasts_smtp H=unlisted.enforce-unlisted.test \[127.0.2.2\] X=TLS[^ ]+ CV=yes"
     check_grep "$V: dane=some: the DANE host failed DANE and was not used" \
         "DANE attempt failed.*mx.dane-fail.test \[127.0.2.1\]" "$(mainlog)"
     restore_world
 
-    # Connection reuse. idchange.test (enforce) and nopolicy.test share
-    # enforce.test's MX host: queued messages for all three go out in a
-    # two-stage queue run (-qqff), which passes open connections on.
-    # A connection is reused only within one transport and to the same
-    # host: each receiving connection (the receiver's process, the middle
-    # part of its message id) must carry one transport only.
+    # Connection reuse. idchange.test (enforce), nopolicy.test (no policy)
+    # and dane-fail.test (testing) share enforce.test's MX host: queued
+    # messages for all four go out in a two-stage queue run (-qqff), which
+    # passes open connections on. Rules: a connection is reused only within
+    # one transport (remote_smtp or mtasts_smtp) and to the same host; a
+    # connection opened for a testing message (maybe unverified) is never
+    # passed on, so it cannot carry an enforce message. Each receiving
+    # connection is the receiver's process, the middle part of its id.
     set_mx idchange.test "10 mx1.enforce.test."
     set_mx nopolicy.test "10 mx1.enforce.test."
+    set_mx dane-fail.test "10 mx1.enforce.test."
+    set_policy dane-fail.test "reusetest${t//-/}" testing mx1.enforce.test
+    forget dane-fail.test
     idchange_policy "shared${t//-/}" enforce mx1.enforce.test
     fresh
     local dom
     for i in 1 2; do
-        for dom in enforce.test nopolicy.test idchange.test; do
+        for dom in dane-fail.test enforce.test nopolicy.test idchange.test; do
             printf 'Subject: reuse %s\n\nhi\n' "$i" | x -odq -f "$SENDER" "reuse$i-$t@$dom"
         done
     done
@@ -329,14 +388,19 @@ run_tests() {
     sleep 0.3
     local deliveries conns mixed cont
     deliveries=$(mainlog | grep -E '(=>|->) reuse')
-    check_eq "$V: reuse: all 8 deliveries made" "$(wc -l <<<"$deliveries")" 8
+    check_eq "$V: reuse: all 10 deliveries made" "$(wc -l <<<"$deliveries")" 10
     # "TRANSPORT CONNECTION" per delivery
     conns=$(sed -nE 's/.* T=([^ ]+) .*id=[^-]+-([^-]+)-.*/\1 \2/p' <<<"$deliveries")
     mixed=$(sort -u <<<"$conns" | awk '{print $2}' | sort | uniq -d | wc -l)
     check_eq "$V: reuse: no connection carried two transports" "$mixed" 0
+    # "ROUTER CONNECTION" in log order: no enforce delivery on a connection
+    # that carried a testing delivery before
+    check_eq "$V: reuse: no testing connection carried an enforce message" \
+        "$(sed -nE 's/.* R=([^ ]+) .*id=[^-]+-([^-]+)-.*/\1 \2/p' <<<"$deliveries" |
+           awk '$1=="mtasts_testing"{t[$2]=1} $1=="mtasts_enforce" && t[$2]{print}')" ""
     check_eq "$V: reuse: domains routed by their own policy" \
-        "$(grep -c 'reuse[0-9]-[^ ]*@nopolicy.test R=dnslookup T=remote_smtp' <<<"$deliveries") $(grep -c '@idchange.test R=mtasts_enforce T=mtasts_enforce_smtp' <<<"$deliveries")" "3 2"
-    cont=$(grep -E 'T=mtasts_enforce_smtp H=mx1.enforce.test \[127.0.2.1\]\*' <<<"$deliveries")
+        "$(grep -c 'reuse[0-9]-[^ ]*@nopolicy.test R=dnslookup T=remote_smtp' <<<"$deliveries") $(grep -c '@idchange.test R=mtasts_enforce T=mtasts_smtp' <<<"$deliveries") $(grep -c '@dane-fail.test R=mtasts_testing T=mtasts_smtp' <<<"$deliveries")" "3 2 2"
+    cont=$(grep -E 'R=mtasts_enforce T=mtasts_smtp H=mx1.enforce.test \[127.0.2.1\]\*' <<<"$deliveries")
     if [ -n "$cont" ]; then
         ok "$V: reuse: a verified enforce connection was passed on to the next message ($(wc -l <<<"$cont") continued)"
         case $V in
@@ -370,11 +434,51 @@ run_tests() {
     check_eq "$V: no taint complaint in the logs" "$(text_of "$D/all.log" "$D/all-panic.log" | grep -ci 'taint\|^(cannot read')" 0
 }
 
+# Smart host (RFC 8461 section 3.4), Debian's configuration type smarthost
+# as update-exim4.conf generates it: the smart host's domain is the policy
+# domain, and its enforce policy applies to the connection to it, whatever
+# the recipient domain.
+run_smarthost_tests() {
+    local t=sh-$RUN r conf0=$CONF
+    # no CA bundle load for the (unused) mtasts_smtp in a queue run
+    fresh
+    printf 'Subject: preload\n\nhi\n' | x -odq -f "$SENDER" "preload-$t@nopolicy.test"
+    check_eq "$V: a queue run preloads the CA bundle for Debian's transports only" \
+        "$(x -d+tls -qf 2>&1 | sed -nE "s/.*TLS: preloading CA bundle for transport ['\"]?([a-z_]+).*/\1/p" | sort | tr '\n' ' ')" \
+        "remote_smtp remote_smtp_smarthost "
+    fresh; r=sh-$t@nopolicy.test; send "$r"
+    check_delivered "smart host smarthost.test (enforce)" "$r" good2 \
+        "R=mtasts_smarthost T=remote_smtp_smarthost H=smarthost.test \[127.0.2.2\] X=TLS[^ ]+ CV=yes"
+    check_eq "$V: the smart host's policy was looked up" "$(lookup smarthost.test mode) $(lookup smarthost.test id)" "enforce smarthost1"
+    fresh; r=sh2-$t@testing.test; send "$r"
+    check_delivered "smart host, recipient domain with its own policy" "$r" good2 \
+        "R=mtasts_smarthost T=remote_smtp_smarthost H=smarthost.test \[127.0.2.2\] X=TLS[^ ]+ CV=yes"
+    # The smart host's certificate has expired: deferred, not bounced.
+    CONF=$D/exim-expired.conf
+    if SMARTHOST=smarthost-expired.test conf_debian true; then
+        fresh; r=shx-$t@nopolicy.test; send "$r"
+        check_deferred "smart host with an expired certificate" "$r" \
+            "R=mtasts_smarthost T=remote_smtp_smarthost defer( \(-37\))? H=smarthost-expired.test \[127.0.2.3\]: TLS session: .*($CERTFAIL)"
+        retry_still_deferred "smart host with an expired certificate" "$r"
+        # ... unless the message says "TLS-Required: No" (RFC 8689)
+        fresh; r=shno-$t@nopolicy.test; HEADER='TLS-Required: No' send "$r"
+        check_delivered "smart host with an expired certificate, TLS-Required: No" "$r" expired \
+            "R=smarthost T=remote_smtp_smarthost H=smarthost-expired.test \[127.0.2.3\] X=TLS[^ ]+ CV=no"
+    fi
+    CONF=$conf0
+    fresh
+    check_eq "$V: panic log clean" "$(cat "$D/all-panic.log")" ""
+}
+
 restore_world
 for variant in "${VARIANTS[@]}"; do
     t0=$SECONDS
     echo "# ---- $variant"
-    if setup_variant "$variant"; then
+    if ! setup_variant "$variant"; then
+        :
+    elif [ "$variant" = stock-smarthost ]; then
+        run_smarthost_tests
+    else
         run_tests
     fi
     echo "# $variant: $((SECONDS - t0)) s"

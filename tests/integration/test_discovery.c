@@ -47,6 +47,16 @@
  * 33  proxy in the environment           https_proxy=... set         OK (ignored)
  * 34  configured proxy is down           proxy=http://127.0.0.1:9    FETCH_FAILED "proxy: connection refused"
  * 35  IP literal as domain               [127.0.1.1]                 INVALID   "IP literal"
+ * 35a CA-signed, name only in subject CN https-cnonly.test (no SAN)    FETCH_FAILED "does not match the host name"
+ * 35b Content-Type with ESC, 8-bit, CR, LF content-type-hostile.test FETCH_FAILED, the reason escaped
+ * 35c trust: 25-27, 32, 35a and a good one, with the default (hashed /etc/ssl/certs) and with
+ *     ca_file=the bundle: the same outcome; with the bundle emptied the default still verifies;
+ *     a hashed ca_path with only a foreign root   FETCH_FAILED "unable to get local issuer certificate"
+ * 35d policy host on 127/8, allow_private unset  enforce.test       FETCH_FAILED "non-public address", no request
+ * 35e /etc/hosts and resolv.conf say otherwise enforce.test, nameservers=$WORLD_RESOLVER
+ *                                                                    OK from 127.0.1.1 (the configured resolver)
+ * 35f configured resolver is silent       enforce.test, nameservers=$WORLD_SILENT_DNS
+ *                                                                    FETCH_FAILED "cannot resolve host name (A: timeout"
  *     and the good cases: enforce.test (200, text/plain), charset.test
  *     (text/plain; charset=utf-8), chunked.test (chunked), ca_file=$WORLD_CA,
  *     a fetch in a forked child (handle re-created), handle reuse.
@@ -65,13 +75,18 @@
  * 46  Null MX (RFC 7505)                 testing.test (world-ctl)    OK NONE, null_mx, no hosts
  * 47  no MX (implicit MX), signed        dane.test (world-ctl)       OK NONE, implicit_mx, no address
  */
+#define _GNU_SOURCE /* unshare */
 #include "dns.h"
 #include "fetch.h"
 #include "unit.h"
 
 #include <dirent.h>
+#include <netdb.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,6 +247,11 @@ static void check_fetch(const mtasts_fetch_config *cfg, const char *domain,
            info.first_byte_ms, err.msg);
     CHECK(st == want, "fetch %s: got %s, want %s (%s)", domain,
           mtasts_status_name(st), mtasts_status_name(want), err.msg);
+    for (const char *p = err.msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
+            CHECK(0, "fetch %s: byte 0x%02x in the reason", domain, (unsigned char)*p);
+            break;
+        }
     if (why)
         CHECK(strstr(err.msg, why) != NULL,
               "fetch %s: reason \"%s\", want \"%s\"", domain, err.msg, why);
@@ -294,6 +314,12 @@ static const struct {
       "connection refused", NULL, MTASTS_FETCH_ERR_CONNECT },
     { "no-mtasts-host.test", MTASTS_FETCH_FAILED, "cannot resolve host name",
       NULL, MTASTS_FETCH_ERR_RESOLVE },
+    { "https-cnonly.test", MTASTS_FETCH_FAILED,
+      "mta-sts.https-cnonly.test: TLS: certificate does not match the host name", NULL,
+      MTASTS_FETCH_ERR_CERT },
+    { "content-type-hostile.test", MTASTS_FETCH_FAILED,
+      "content-type text/\\x1b[2Jhtml\\xc3\\xa9\\xff\\x9b", NULL,
+      MTASTS_FETCH_ERR_CONTENT_TYPE },
     { "[127.0.1.1]", MTASTS_INVALID, "IP literal", NULL, MTASTS_FETCH_ERR_NONE },
     { "enforce.test.", MTASTS_INVALID, "trailing dot", NULL, MTASTS_FETCH_ERR_NONE },
 };
@@ -318,6 +344,233 @@ static const char *other_ca(void)
     return path[0] ? path : NULL;
 }
 
+/* Run check() in a child with its own mount namespace in which each
+ * binds[i][0] is bind-mounted over binds[i][1]: the system's files say
+ * something else there, the world is left alone. */
+static void in_child_with(const char *const binds[][2], size_t n, void (*check)(void),
+                          const char *what)
+{
+    pid_t pid;
+    int wst = 0;
+    size_t i;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        unit_passed = unit_failed = 0;
+        CHECK(unshare(CLONE_NEWNS) == 0 &&
+                  mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0,
+              "%s: private mount namespace", what);
+        for (i = 0; i < n && !unit_failed; i++)
+            CHECK(mount(binds[i][0], binds[i][1], "none", MS_BIND, NULL) == 0,
+                  "%s: bind %s over %s", what, binds[i][0], binds[i][1]);
+        if (!unit_failed)
+            check();
+        mtasts_fetch_cleanup();
+        fflush(stdout);
+        _exit(unit_failed ? 1 : 0);
+    }
+    CHECK(pid > 0 && waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) &&
+              WEXITSTATUS(wst) == 0, "%s (child status %d)", what, wst);
+}
+
+/* A file with this text, for a bind mount; its path is in path. */
+static bool temp_file(char path[64], const char *text)
+{
+    int fd;
+
+    snprintf(path, 64, "/tmp/test_discovery.XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0)
+        return false;
+    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+        close(fd);
+        return false;
+    }
+    return close(fd) == 0;
+}
+
+/* 35e: /etc/hosts puts mta-sts.enforce.test where nothing listens and
+ * /etc/resolv.conf names the silent server; the fetch must use the
+ * configured resolver and get the world's policy from 127.0.1.1. */
+static void fetch_via_configured_resolver(void)
+{
+    mtasts_dns_config dc = { 0 };
+    mtasts_fetch_config cfg = { 0 };
+    mtasts_fetch_info info;
+    mtasts_err err = {{0}};
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+    char ip[INET_ADDRSTRLEN] = "";
+
+    /* The system resolver really answers otherwise. */
+    if (getaddrinfo("mta-sts.enforce.test", "443", &hints, &ai) == 0 && ai) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, ip, sizeof ip);
+        freeaddrinfo(ai);
+    }
+    CHECK_STR(ip, "127.0.1.2", "getaddrinfo(mta-sts.enforce.test) from /etc/hosts");
+    dc.nameservers = env_or("WORLD_RESOLVER", "127.0.0.53");
+    dc.timeout_ms = 1000;
+    CHECK_INT(mtasts_dns_open(&dc, &cfg.dns, &err), MTASTS_OK, "open (configured)");
+    cfg.allow_private = true;
+    cfg.total_timeout_ms = 5000;
+    check_fetch(&cfg, "enforce.test", MTASTS_OK, NULL, "mode: enforce", &info);
+    CHECK_STR(info.remote_ip, env_or("WORLD_HTTPS_IP", "127.0.1.1"),
+              "connected to the configured resolver's address");
+    mtasts_dns_close(&cfg.dns);
+}
+
+/* 35c: the same verdict from the hashed directory (the default), the
+ * bundle as ca_file, and the directory as ca_path. */
+static const struct {
+    const char *domain, *why;
+} trust_cases[] = {
+    { "enforce.test", NULL },
+    { "https-expired.test", "TLS: certificate has expired" },
+    { "https-wrongname.test", "TLS: certificate does not match the host name" },
+    { "https-selfsigned.test", "TLS: self-signed certificate" },
+    { "https-cnonly.test", "TLS: certificate does not match the host name" },
+};
+
+static void trust_matrix(void)
+{
+    static const struct { const char *file, *path, *name; } settings[] = {
+        { NULL, NULL, "default" },
+        { "/etc/ssl/certs/ca-certificates.crt", NULL, "ca_file=bundle" },
+        { NULL, "/etc/ssl/certs", "ca_path=/etc/ssl/certs" },
+    };
+    mtasts_fetch_config cfg = { .allow_private = true, .total_timeout_ms = 5000 };
+    mtasts_fetch_info info;
+    size_t i, j;
+
+    for (j = 0; j < sizeof settings / sizeof settings[0]; j++) {
+        cfg.ca_file = settings[j].file;
+        cfg.ca_path = settings[j].path;
+        printf("trust: %s\n", settings[j].name);
+        for (i = 0; i < sizeof trust_cases / sizeof trust_cases[0]; i++) {
+            check_fetch(&cfg, trust_cases[i].domain,
+                        trust_cases[i].why ? MTASTS_FETCH_FAILED : MTASTS_OK,
+                        trust_cases[i].why, NULL, &info);
+            CHECK_INT(info.fail, trust_cases[i].why ? MTASTS_FETCH_ERR_CERT
+                                                    : MTASTS_FETCH_ERR_NONE,
+                      trust_cases[i].domain);
+        }
+    }
+}
+
+/* 35c: with the bundle emptied, the default still verifies (it reads the
+ * hashed directory only); the bundle as ca_file no longer does. */
+static void trust_without_bundle(void)
+{
+    mtasts_fetch_config cfg = { .allow_private = true, .total_timeout_ms = 5000 };
+
+    check_fetch(&cfg, "enforce.test", MTASTS_OK, NULL, "mode: enforce", NULL);
+    check_fetch(&cfg, "https-selfsigned.test", MTASTS_FETCH_FAILED,
+                "TLS: self-signed certificate", NULL, NULL);
+    cfg.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+    check_fetch(&cfg, "enforce.test", MTASTS_FETCH_FAILED, NULL, NULL, NULL);
+}
+
+static long https_count(const char *domain)
+{
+    char cmd[128], line[32] = "";
+    FILE *p;
+
+    snprintf(cmd, sizeof cmd, "world-ctl https-count %s", domain);
+    p = popen(cmd, "r");
+    if (!p || !fgets(line, sizeof line, p))
+        line[0] = '\0';
+    if (p)
+        pclose(p);
+    return line[0] ? atol(line) : -1;
+}
+
+/* 35c: a hashed directory that holds one public root, not the world CA:
+ * the world's certificates have an unknown issuer there, as with ca_file. */
+static void trust_foreign_ca_path(void)
+{
+    mtasts_fetch_config cfg = { .allow_private = true, .total_timeout_ms = 5000 };
+    mtasts_fetch_info info;
+    char dir[] = "/tmp/test_discovery.capath.XXXXXX", cmd[1200];
+    const char *foreign = other_ca();
+
+    CHECK(foreign && mkdtemp(dir), "a CA directory with a foreign root");
+    if (!foreign || !dir[0])
+        return;
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/foreign.pem' && openssl rehash '%s'", foreign, dir, dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    cfg.ca_path = dir;
+    check_fetch(&cfg, "enforce.test", MTASTS_FETCH_FAILED,
+                "TLS: unable to get local issuer certificate", NULL, &info);
+    CHECK_INT(info.fail, MTASTS_FETCH_ERR_CERT, "foreign CA path kind");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+}
+
+static void test_fetch_security(void)
+{
+    mtasts_fetch_config cfg = { .total_timeout_ms = 5000 };
+    mtasts_fetch_info info;
+    char hosts[64], resolv[64], empty[64], line[128];
+    long before;
+
+    /* 35d: the default refuses the world's 127/8 policy host, before any
+     * connection. */
+    before = https_count("enforce.test");
+    CHECK(before >= 0, "world-ctl https-count");
+    check_fetch(&cfg, "enforce.test", MTASTS_FETCH_FAILED,
+                "mta-sts.enforce.test: refused: non-public address 127.0.1.1", NULL, &info);
+    CHECK_INT(info.fail, MTASTS_FETCH_ERR_ADDRESS, "non-public kind");
+    CHECK_INT(https_count("enforce.test"), before, "no request to a refused address");
+
+    trust_matrix();
+    trust_foreign_ca_path();
+
+    /* The policy host's lookup goes to the configured (here: silent)
+     * resolver: a bounded DNS failure, not the system resolver's answer. */
+    {
+        mtasts_dns_config dc = { .nameservers = env_or("WORLD_SILENT_DNS", "127.0.0.54"),
+                                 .timeout_ms = 300, .retries = 1 };
+        mtasts_err err = {{0}};
+        double t0 = now_s();
+
+        CHECK_INT(mtasts_dns_open(&dc, &cfg.dns, &err), MTASTS_OK, "open (silent)");
+        cfg.allow_private = true;
+        check_fetch(&cfg, "enforce.test", MTASTS_FETCH_FAILED,
+                    "mta-sts.enforce.test: cannot resolve host name (A: timeout after 1 try",
+                    NULL, &info);
+        CHECK_INT(info.fail, MTASTS_FETCH_ERR_RESOLVE, "silent resolver kind");
+        CHECK(now_s() - t0 < 3.0, "silent resolver: bounded");
+        mtasts_dns_close(&cfg.dns);
+        cfg.allow_private = false;
+    }
+
+    snprintf(line, sizeof line, "127.0.0.1 localhost\n127.0.1.2 mta-sts.enforce.test\n");
+    if (temp_file(hosts, line)) {
+        snprintf(line, sizeof line, "nameserver %s\n", env_or("WORLD_SILENT_DNS", "127.0.0.54"));
+        if (temp_file(resolv, line)) {
+            const char *const binds[][2] = { { hosts, "/etc/hosts" },
+                                             { resolv, "/etc/resolv.conf" } };
+
+            in_child_with(binds, 2, fetch_via_configured_resolver,
+                          "fetch through the configured resolver");
+            unlink(resolv);
+        } else {
+            CHECK(0, "temp resolv.conf");
+        }
+        unlink(hosts);
+    } else {
+        CHECK(0, "temp hosts file");
+    }
+    if (temp_file(empty, "")) {
+        const char *const binds[][2] = { { empty, "/etc/ssl/certs/ca-certificates.crt" } };
+
+        in_child_with(binds, 1, trust_without_bundle, "default trust without the bundle");
+        unlink(empty);
+    } else {
+        CHECK(0, "temp empty file");
+    }
+}
+
 static void test_fetch(void)
 {
     mtasts_fetch_config cfg = { 0 };
@@ -329,6 +582,7 @@ static void test_fetch(void)
 
     cfg.connect_timeout_ms = 5000;
     cfg.total_timeout_ms = 10000;
+    cfg.allow_private = true; /* the world is on 127/8 */
     for (i = 0; i < sizeof fetch_cases / sizeof fetch_cases[0]; i++) {
         t0 = now_s();
         check_fetch(&cfg, fetch_cases[i].domain, fetch_cases[i].want,
@@ -578,6 +832,7 @@ int main(void)
     printf("%s; %s\n", mtasts_dns_version(), mtasts_fetch_version());
     test_txt();
     test_fetch();
+    test_fetch_security();
     test_dane();
     mtasts_fetch_cleanup();
     return UNIT_DONE("discovery");

@@ -1,8 +1,10 @@
 /*
  * test_fetch_config.c - the pure parts of discovery: domain checking,
- * policy URL, Content-Type rule, TLS reasons, resolver configuration.
+ * policy URL, Content-Type rule, TLS reasons, public addresses, resolver
+ * configuration.
  * No network: every case is rejected or prepared before any I/O.
  */
+#include "address.h"
 #include "dns.h"
 #include "fetch.h"
 #include "unit.h"
@@ -74,7 +76,36 @@ static const struct {
       "name 'mta-sts.x.test'", "TLS: certificate does not match the host name" },
     { "SSL: certificate subject name 'a' does not match target host name 'b'",
       "TLS: certificate does not match the host name" },
+    /* OpenSSL's own host check (ssl_ctx_cb), as libcurl reports it. */
+    { "SSL certificate problem: hostname mismatch",
+      "TLS: certificate does not match the host name" },
     { "", "TLS: certificate verification failed" },
+};
+
+/* May the policy fetch connect there (allow_private_policy_host=no)? */
+static const struct {
+    const char *addr;
+    bool public_;
+} addrs[] = {
+    { "192.0.1.1", true }, { "8.8.8.8", true }, { "1.1.1.1", true },
+    { "172.15.255.255", true }, { "172.32.0.1", true }, { "100.63.255.255", true },
+    { "100.128.0.1", true }, { "223.255.255.255", true }, { "169.253.1.1", true },
+    { "2001:4860:4860::8888", true }, { "2a00:1450::1", true },
+    { "::ffff:8.8.8.8", true }, { "64:ff9b::808:808", true }, { "2001:db9::1", true },
+    { "127.0.0.1", false }, { "127.0.1.1", false }, { "0.0.0.0", false },
+    { "0.1.2.3", false }, { "10.1.2.3", false }, { "172.16.0.1", false },
+    { "172.31.255.255", false }, { "192.168.1.1", false }, { "169.254.169.254", false },
+    { "100.64.0.1", false }, { "192.0.0.8", false }, { "192.0.2.1", false },
+    { "198.18.0.1", false }, { "198.51.100.1", false }, { "203.0.113.1", false },
+    { "224.0.0.1", false }, { "239.255.255.250", false }, { "240.0.0.1", false },
+    { "255.255.255.255", false },
+    { "::", false }, { "::1", false }, { "fe80::1", false }, { "febf::1", false },
+    { "fec0::1", false }, { "fc00::1", false }, { "fd12:3456::1", false },
+    { "ff02::1", false }, { "2001:db8::1", false }, { "100::1", false },
+    { "::ffff:127.0.0.1", false }, { "::ffff:10.0.0.1", false }, { "::127.0.0.1", false },
+    { "64:ff9b::7f00:1", false }, { "::ffff:169.254.169.254", false },
+    { "", false }, { "localhost", false }, { "127.1", false }, { "1.2.3.4.5", false },
+    { "[::1]", false },
 };
 
 int main(void)
@@ -137,6 +168,12 @@ int main(void)
         CHECK_STR(name, tls[i].want, tls[i].curl_msg);
     }
 
+    for (i = 0; i < sizeof addrs / sizeof addrs[0]; i++)
+        CHECK(mtasts_address_public(addrs[i].addr) == addrs[i].public_,
+              "address \"%s\": public %d, want %d", addrs[i].addr,
+              !addrs[i].public_, addrs[i].public_);
+    CHECK(!mtasts_address_public(NULL), "NULL address");
+
     /* Invalid input is refused before any I/O. */
     {
         char *body = (char *)"x";
@@ -169,6 +206,16 @@ int main(void)
         mtasts_err_clear(&err);
         CHECK_INT(mtasts_dns_dane(dns, "[1.2.3.4]", &dane, &err),
                   MTASTS_INVALID, "dane of an IP literal");
+        {
+            mtasts_host_addrs a;
+
+            mtasts_err_clear(&err);
+            CHECK_INT(mtasts_dns_host_addrs(dns, "mta-sts.[1.2.3.4]", &a, &err),
+                      MTASTS_INVALID, "addresses of an invalid host");
+            CHECK_INT(a.n, 0, "no addresses");
+            CHECK_INT(mtasts_dns_host_addrs(NULL, "mta-sts.example.com", &a, NULL),
+                      MTASTS_SYSERR, "addresses without a resolver");
+        }
         mtasts_dns_close(&dns);
         CHECK(dns == NULL, "close NULLs the handle");
         mtasts_dns_close(&dns);

@@ -22,6 +22,27 @@ int main(void)
     CHECK_STR(o.store, "/var/spool/exim4/db/mtasts", "default store");
     CHECK_INT(o.fetch_timeout, 30000, "default fetch timeout");
     CHECK(o.dane, "default dane on");
+    CHECK_STR(o.user, "Debian-exim", "default helper user: Exim's");
+
+    /* The helper's budget stays below the adapter's timeout. */
+    static const struct { unsigned timeout, budget_ms; } budgets[] = {
+        { 75, 70000 }, { 25, 20000 }, { 10, 8000 }, { 1, 800 }, { 600, 595000 },
+    };
+    for (size_t i = 0; i < sizeof budgets / sizeof budgets[0]; i++) {
+        o.timeout = budgets[i].timeout;
+        unsigned got = mtasts_options_helper_budget_ms(&o);
+
+        CHECK(got == budgets[i].budget_ms, "helper budget for timeout=%u: %u ms",
+              budgets[i].timeout, got);
+    }
+    mtasts_options_init(&o);
+    CHECK(!o.allow_private_policy_host, "default: non-public policy hosts refused");
+    CHECK_INT(mtasts_options_parse(&o, "allow_private_policy_host=yes", &err), MTASTS_OK,
+              "allow_private_policy_host");
+    CHECK(o.allow_private_policy_host, "allow_private_policy_host=yes");
+    CHECK(mtasts_options_format(&o, buf, sizeof buf) > 0 &&
+              strstr(buf, "allow_private_policy_host=yes"), "handed to the helper: %s", buf);
+    mtasts_options_init(&o);
 
     CHECK_INT(mtasts_options_parse(&o, "store=/tmp/s,timeout=20 dane=no\trecheck=5", &err),
               MTASTS_OK, "parse commas, spaces, tabs");
@@ -50,11 +71,18 @@ int main(void)
         CHECK(strstr(e.msg, bad[i].why) != NULL, "%s: reason \"%s\"", bad[i].text, e.msg);
     }
 
+    /* The off switch: off by default, "disabled=yes" turns every lookup off. */
+    mtasts_options_init(&o);
+    CHECK(!o.disabled, "disabled: no by default");
+    CHECK_INT(mtasts_options_parse(&o, "disabled=yes", &err), MTASTS_OK, "disabled=yes parses");
+    CHECK(o.disabled, "disabled=yes sets the off switch");
+
     /* Round trip: what the adapters hand to the helper parses back equal. */
     mtasts_options_init(&o);
     mtasts_options_parse(&o, "store=/a helper=/b/mtasts ca_file=/c.pem nameservers=127.0.0.53,"
-                         "map_max=128", &err);
+                         "map_max=128 user=mail", &err);
     CHECK_STR(o.nameservers, "127.0.0.53", "a comma ends a value");
+    CHECK_STR(o.user, "mail", "user set");
     mtasts_options_format(&o, buf, sizeof buf);
     mtasts_options_init(&back);
     CHECK_INT(mtasts_options_parse(&back, buf, &err), MTASTS_OK, "format parses back");

@@ -48,7 +48,8 @@ static const char *TESTING =
 
 static script sc;
 static mtasts_resolve_ops ops = { fake_txt, fake_fetch, &sc };
-static mtasts_resolve_config cfg = { .txt_recheck_interval = 3600 };
+static mtasts_resolve_config cfg = { .txt_recheck_interval = 3600,
+                                      .max_age_floor = MTASTS_MAX_AGE_FLOOR };
 static mtasts_resolve_result last;   /* the latest step's result */
 
 /* step - run one resolve at time now and check status, outcome, calls */
@@ -126,13 +127,15 @@ int main(void)
     CHECK_INT(r.failures, 0, "recovered: failures reset");
     cfg.force_check = false;
 
-    /* Expiry (max_age 600): an expired policy is dropped, never used. */
+    /* Expiry (max_age 600, cached for the 3600 s floor): an expired policy
+     * is dropped, never used. */
+    CHECK_INT(r.expires_at, T + 14100 + 3600, "max_age 600: cached for the floor");
     sc.txt = MTASTS_NOT_FOUND;
-    step("expired, TXT gone", &r, T + 14100 + 601, MTASTS_NOT_FOUND,
+    step("expired, TXT gone", &r, T + 14100 + 3601, MTASTS_NOT_FOUND,
          MTASTS_OUTCOME_NO_POLICY, 1, 0);
     CHECK_STR(r.id, "", "expired: policy dropped");
     /* Negative caching: no policy is answered from the record, no network. */
-    step("negative cache", &r, T + 14100 + 700, MTASTS_NOT_FOUND,
+    step("negative cache", &r, T + 14100 + 3700, MTASTS_NOT_FOUND,
          MTASTS_OUTCOME_CACHED, 0, 0);
     mtasts_record_free(&r);
 
@@ -158,12 +161,116 @@ int main(void)
     cfg.force_check = false;
     mtasts_record_free(&r);
 
-    /* max_age 0: good for the answer that fetched it only. */
+    /* max_age 0: cached for the floor (resolve.h), not refetched for every
+     * delivery; max_age itself is kept as published. */
     mtasts_record_init(&r);
     sc = (script){ MTASTS_OK, "z", MTASTS_OK,
                    "version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 0\n", 0, 0 };
     step("max_age 0", &r, T, MTASTS_OK, MTASTS_OUTCOME_FETCHED, 1, 1);
-    step("max_age 0, next lookup", &r, T + 1, MTASTS_OK, MTASTS_OUTCOME_FETCHED, 1, 1);
+    CHECK_INT(r.expires_at, T + MTASTS_MAX_AGE_FLOOR, "max_age 0: expires after the floor");
+    CHECK_INT(r.policy.max_age, 0, "max_age 0: published value kept");
+    step("max_age 0, next lookup", &r, T + 1, MTASTS_OK, MTASTS_OUTCOME_CACHED, 0, 0);
+    step("max_age 0, after the floor", &r, T + MTASTS_MAX_AGE_FLOOR + 1, MTASTS_OK,
+         MTASTS_OUTCOME_FETCHED, 1, 1);
+    /* The floor is an option: 0 honours max_age 0 literally. */
+    cfg.max_age_floor = 0;
+    step("max_age 0, no floor", &r, T + 2 * MTASTS_MAX_AGE_FLOOR + 2, MTASTS_OK,
+         MTASTS_OUTCOME_FETCHED, 1, 1);
+    CHECK_INT(r.expires_at, T + 2 * MTASTS_MAX_AGE_FLOOR + 2, "no floor: expires at once");
+    step("max_age 0, no floor, next lookup", &r, T + 2 * MTASTS_MAX_AGE_FLOOR + 3, MTASTS_OK,
+         MTASTS_OUTCOME_FETCHED, 1, 1);
+    cfg.max_age_floor = MTASTS_MAX_AGE_FLOOR;
+    mtasts_record_free(&r);
+
+    /* 3.3 backoff drives the next attempt: after a failed first-contact
+     * fetch the record's next check is the end of the backoff, not a whole
+     * recheck interval later (the store's times). */
+    mtasts_record_init(&r);
+    sc = (script){ MTASTS_OK, "b1", MTASTS_FETCH_FAILED, NULL, 0, 0 };
+    step("backoff: first contact fails", &r, T, MTASTS_NOT_FOUND, MTASTS_OUTCOME_FAILED, 1, 1);
+    CHECK_INT(r.backoff_until, T + 300, "backoff: 300 s");
+    CHECK_INT(r.next_check_at, T + 300, "backoff: next check when the backoff ends");
+    step("backoff: before its end, cached no-policy", &r, T + 299, MTASTS_NOT_FOUND,
+         MTASTS_OUTCOME_CACHED, 0, 0);
+    step("backoff: at its end, tried again", &r, T + 300, MTASTS_NOT_FOUND,
+         MTASTS_OUTCOME_FAILED, 1, 1);
+    CHECK_INT(r.backoff_until, T + 300 + 600, "backoff: doubled");
+    CHECK_INT(r.next_check_at, T + 300 + 600, "backoff: next check follows it");
+    sc.fetch = MTASTS_OK; sc.policy = ENFORCE;
+    step("backoff: recovered after it", &r, T + 900, MTASTS_OK, MTASTS_OUTCOME_FETCHED, 1, 1);
+    CHECK_INT(r.next_check_at, T + 900 + 3600, "recovered: normal recheck interval");
+    mtasts_record_free(&r);
+    /* A backoff longer than the recheck interval does not stretch the check. */
+    mtasts_record_init(&r);
+    sc = (script){ MTASTS_OK, "b2", MTASTS_FETCH_FAILED, NULL, 0, 0 };
+    cfg.backoff_min = 7200;
+    step("long backoff", &r, T, MTASTS_NOT_FOUND, MTASTS_OUTCOME_FAILED, 1, 1);
+    CHECK_INT(r.next_check_at, T + 3600, "long backoff: next check after the interval");
+    step("long backoff: TXT rechecked, fetch skipped", &r, T + 3600, MTASTS_NOT_FOUND,
+         MTASTS_OUTCOME_BACKOFF, 1, 0);
+    CHECK_INT(r.next_check_at, T + 7200, "long backoff: then its end");
+    cfg.backoff_min = 0;
+    mtasts_record_free(&r);
+
+    /* 10.2 under attack: the TXT lookup fails (blocked, NXDOMAIN, SERVFAIL)
+     * while a policy is cached: the refresher fetches the policy anyway. */
+    {
+        static const mtasts_status txt_trouble[] = { MTASTS_TEMPFAIL, MTASTS_NOT_FOUND,
+                                                     MTASTS_INVALID };
+        for (size_t i = 0; i < sizeof txt_trouble / sizeof txt_trouble[0]; i++) {
+            char what[96];
+
+            mtasts_record_init(&r);
+            sc = (script){ MTASTS_OK, "a1", MTASTS_OK, ENFORCE, 0, 0 };
+            step("TXT blocked: first fetch", &r, T, MTASTS_OK, MTASTS_OUTCOME_FETCHED, 1, 1);
+            sc.txt = txt_trouble[i];
+            cfg.force_check = true; cfg.refetch_within = 86400;
+            snprintf(what, sizeof what, "TXT %s + HTTPS fine: refreshed",
+                     mtasts_status_name(txt_trouble[i]));
+            step(what, &r, T + 3600, MTASTS_OK, MTASTS_OUTCOME_FETCHED, 1, 1);
+            CHECK_INT(r.expires_at, T + 3600 + 86400, "TXT blocked: expiry extended");
+            CHECK_STR(r.id, "a1", "TXT blocked: cached id kept");
+            CHECK(strstr(last.reason, "scripted txt") != NULL,
+                  "TXT blocked: the TXT trouble is the reason (%s)", last.reason);
+            /* Now HTTPS is blocked too: kept until expiry, then gone. */
+            sc.fetch = MTASTS_FETCH_FAILED;
+            step("TXT + HTTPS blocked: kept", &r, T + 7200, MTASTS_OK, MTASTS_OUTCOME_KEPT, 1, 1);
+            CHECK_INT(r.expires_at, T + 3600 + 86400, "both blocked: expiry unchanged");
+            CHECK_STR(r.backoff_id, "a1", "both blocked: backoff on the cached id");
+            CHECK(strstr(r.last_error, "HTTP 404") && strstr(r.last_error, "scripted txt"),
+                  "both blocked: both reasons kept (%s)", r.last_error);
+            step("both blocked: backoff", &r, T + 7300, MTASTS_OK, MTASTS_OUTCOME_KEPT, 1, 0);
+            CHECK(last.backoff, "both blocked: the refetch follows the backoff");
+            step("both blocked: still kept before expiry", &r, T + 3600 + 86399, MTASTS_OK,
+                 MTASTS_OUTCOME_KEPT, 1, 1);
+            step("both blocked: gone after expiry", &r, T + 3600 + 86401, MTASTS_NOT_FOUND,
+                 txt_trouble[i] == MTASTS_TEMPFAIL ? MTASTS_OUTCOME_DNS_TEMPFAIL
+                                                   : MTASTS_OUTCOME_NO_POLICY, 1, 0);
+            CHECK_STR(r.id, "", "both blocked: policy dropped at expiry");
+            cfg.force_check = false; cfg.refetch_within = 0;
+            mtasts_record_free(&r);
+        }
+    }
+    /* A lookup (no refresher) refetches once half the lifetime is over. */
+    mtasts_record_init(&r);
+    sc = (script){ MTASTS_OK, "h1", MTASTS_OK, ENFORCE, 0, 0 };
+    step("lookup: fetch", &r, T, MTASTS_OK, MTASTS_OUTCOME_FETCHED, 1, 1);
+    sc.txt = MTASTS_TEMPFAIL;
+    step("lookup: TXT fails early in the lifetime", &r, T + 3600, MTASTS_OK,
+         MTASTS_OUTCOME_KEPT, 1, 0);
+    step("lookup: TXT fails past half the lifetime", &r, T + 43200, MTASTS_OK,
+         MTASTS_OUTCOME_FETCHED, 1, 1);
+    CHECK_INT(r.expires_at, T + 43200 + 86400, "lookup: expiry extended");
+    mtasts_record_free(&r);
+    /* Mode none (8.3 removal) is not fetched when its TXT is gone. */
+    mtasts_record_init(&r);
+    sc = (script){ MTASTS_OK, "n1", MTASTS_OK,
+                   "version: STSv1\nmode: none\nmax_age: 86400\n", 0, 0 };
+    step("none: fetch", &r, T, MTASTS_OK, MTASTS_OUTCOME_FETCHED, 1, 1);
+    sc.txt = MTASTS_NOT_FOUND;
+    cfg.force_check = true; cfg.refetch_within = 86400;
+    step("none: TXT removed, not fetched", &r, T + 3600, MTASTS_OK, MTASTS_OUTCOME_KEPT, 1, 0);
+    cfg.force_check = false; cfg.refetch_within = 0;
     mtasts_record_free(&r);
 
     /* 10.2: proactive refresh refetches an unchanged id near expiry. */

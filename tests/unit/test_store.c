@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
@@ -166,6 +167,13 @@ static struct passwd *exim_user(void)
 static bool become(const struct passwd *pw)
 {
     return setgroups(0, NULL) == 0 && setgid(pw->pw_gid) == 0 && setuid(pw->pw_uid) == 0;
+}
+
+/* become_group_member - uid nobody in the Exim user's group: a reader that
+ * does not own the store (root acts as the owner, see store_env.c) */
+static bool become_group_member(const struct passwd *pw)
+{
+    return setgroups(0, NULL) == 0 && setgid(pw->pw_gid) == 0 && setuid(65534) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -414,7 +422,7 @@ static int ro_child(void *p)
     pid_t holder;
     char c;
 
-    CHECK(become(a->pw), "setuid Debian-exim");
+    CHECK(become_group_member(a->pw), "setuid nobody, group Debian-exim");
     CHECK_INT(open_at(a->dir, true, &n, &s, &err), MTASTS_OK, err.msg);
     if (!s)
         return unit_failed;
@@ -445,7 +453,7 @@ static int ro_locked_child(void *p)
     mtasts_store *s;
     mtasts_err err;
 
-    CHECK(become(a->pw), "setuid Debian-exim");
+    CHECK(become_group_member(a->pw), "setuid nobody, group Debian-exim");
     CHECK_INT(open_at(a->dir, true, NULL, &s, &err), MTASTS_SYSERR,
               "lock.mdb not writable: cannot open");
     CHECK(strstr(err.msg, "Permission denied") != NULL, "message: %s", err.msg);
@@ -475,9 +483,9 @@ static void test_readonly(void)
     CHECK_INT(mtasts_store_put(s, "ro.example", &r, &err), MTASTS_OK, "put as root");
     mtasts_store_close(&s);
     snprintf(p, sizeof p, "%s/data.mdb", dir);
-    chmod(p, 0440);
+    chmod(p, 0640);
 
-    /* data.mdb read-only for the Exim user, lock.mdb writable. */
+    /* data.mdb read-only for a group member, lock.mdb writable. */
     CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
     fflush(stdout);
     pid = fork();
@@ -499,13 +507,22 @@ static void test_readonly(void)
           "read-only child: status %d", status);
     close(up[0]); close(up[1]); close(down[0]); close(down[1]);
 
-    /* Both files 0440: LMDB cannot record the reader; open fails. */
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    /* A root process acts as the directory's owner (store_env.c): a data.mdb
+     * its owner may not write is read-only for root too. */
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
     chmod(p, 0440);
+    CHECK_INT(open_at(dir, false, NULL, &s, &err), MTASTS_OK, err.msg);
+    CHECK(mtasts_store_readonly(s), "root: read-only when the owner cannot write");
+    mtasts_store_close(&s);
+    chmod(p, 0640);
+
+    /* lock.mdb not writable either: LMDB cannot record the reader; open fails. */
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    chmod(p, 0640);
     {
         ro_arg a = {dir, pw, -1, -1};
 
-        CHECK_INT(in_child(ro_locked_child, &a), 0, "both files 0440");
+        CHECK_INT(in_child(ro_locked_child, &a), 0, "both files 0640");
     }
     mtasts_record_free(&r);
     rm_tmp(dir);
@@ -918,6 +935,364 @@ static void test_lease(void)
     rm_tmp(dir);
 }
 
+/* ------------------------------------------------------------------ */
+/* Planted files: a root process never writes through them (issue 10.1) */
+
+enum plant_kind { PLANT_SYMLINK, PLANT_DANGLING, PLANT_HARDLINK, PLANT_FIFO, PLANT_DIR };
+
+typedef struct plant_arg {
+    const struct passwd *pw;
+    enum plant_kind kind;
+    const char *path, *target;
+} plant_arg;
+
+/* plant_child - as the Exim user, put kind at path */
+static int plant_child(void *p)
+{
+    plant_arg *a = p;
+
+    if (!become(a->pw))
+        return 1;
+    switch (a->kind) {
+    case PLANT_SYMLINK: case PLANT_DANGLING: return symlink(a->target, a->path) != 0;
+    case PLANT_FIFO: return mkfifo(a->path, 0660) != 0;
+    case PLANT_DIR: return mkdir(a->path, 0770) != 0;
+    case PLANT_HARDLINK: break;
+    }
+    return 1;
+}
+
+/* slurp - the first bytes of path, "" if unreadable */
+static const char *slurp(const char *path)
+{
+    static char buf[256];
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static void test_planted(void)
+{
+    static const struct {
+        const char *what, *name, *reason;
+        enum plant_kind kind;
+    } cases[] = {
+        {"lock.mdb -> root file, no data.mdb", "lock.mdb", "symbolic link", PLANT_SYMLINK},
+        {"lock.mdb -> missing file, no data.mdb", "lock.mdb", "symbolic link", PLANT_DANGLING},
+        {"data.mdb -> root file", "data.mdb", "symbolic link", PLANT_SYMLINK},
+        {"data.mdb -> missing file", "data.mdb", "symbolic link", PLANT_DANGLING},
+        {"lock.mdb hard link to a root file", "lock.mdb", "hard links", PLANT_HARDLINK},
+        {"data.mdb hard link to a root file", "data.mdb", "hard links", PLANT_HARDLINK},
+        {"lock.mdb a FIFO", "lock.mdb", "not a regular file", PLANT_FIFO},
+        {"data.mdb a FIFO", "data.mdb", "not a regular file", PLANT_FIFO},
+        {"lock.mdb a directory", "lock.mdb", "not a regular file", PLANT_DIR},
+        {"data.mdb a directory", "data.mdb", "not a regular file", PLANT_DIR},
+    };
+    const char *secret = "root only: must stay as it is\n";
+    struct passwd *pw = exim_user();
+    char target[256], missing[256], planted[256], link_path[256];
+    mtasts_store *s;
+    mtasts_err err;
+    struct stat st;
+    size_t i;
+
+    if (!pw) {
+        printf("SKIP planted files: needs root and the Debian-exim user\n");
+        return;
+    }
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *root_dir = mkdir_tmp(), *dir = mkdir_tmp();
+        plant_arg a = {pw, cases[i].kind, planted, NULL};
+        int fd;
+
+        /* A root-only file, and a name nobody but root may create. */
+        snprintf(target, sizeof target, "%s/secret", root_dir);
+        snprintf(missing, sizeof missing, "%s/created", root_dir);
+        fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        CHECK(fd >= 0 && write(fd, secret, strlen(secret)) == (ssize_t)strlen(secret),
+              "%s: write the target", cases[i].what);
+        close(fd);
+        CHECK_INT(chown(dir, pw->pw_uid, pw->pw_gid), 0, "chown store dir");
+        CHECK_INT(chmod(dir, 0770), 0, "chmod store dir");
+        CHECK_INT(chmod(root_dir, 0711), 0, "chmod root dir");    /* reachable, not writable */
+        snprintf(planted, sizeof planted, "%s/%s", dir, cases[i].name);
+        a.target = cases[i].kind == PLANT_DANGLING ? missing : target;
+        if (cases[i].kind == PLANT_HARDLINK)    /* protected_hardlinks stops the Exim user */
+            CHECK_INT(link(target, planted), 0, "hard link planted");
+        else
+            CHECK_INT(in_child(plant_child, &a), 0, "planted as Debian-exim");
+
+        CHECK(open_at(dir, true, NULL, &s, &err) != MTASTS_OK, "%s: refused", cases[i].what);
+        mtasts_store_close(&s);
+        CHECK(strstr(err.msg, cases[i].name) && strstr(err.msg, cases[i].reason),
+              "%s: says why: %s", cases[i].what, err.msg);
+        CHECK_STR(slurp(target), secret, cases[i].what);
+        CHECK(stat(target, &st) == 0 && st.st_uid == 0 && (st.st_mode & 07777) == 0600
+              && st.st_size == (off_t)strlen(secret), "%s: target owner/mode/size",
+              cases[i].what);
+        CHECK(lstat(missing, &st) != 0 && errno == ENOENT, "%s: nothing created",
+              cases[i].what);
+
+        unlink(planted);
+        rmdir(planted);
+        unlink(target);
+        rmdir(root_dir);
+        rm_tmp(dir);
+    }
+
+    /* The store directory itself a symbolic link to a root-only directory. */
+    {
+        char *parent = mkdir_tmp(), *root_dir = mkdir_tmp();
+        plant_arg a = {pw, PLANT_SYMLINK, link_path, root_dir};
+
+        CHECK_INT(chown(parent, pw->pw_uid, pw->pw_gid), 0, "chown parent");
+        CHECK_INT(chmod(root_dir, 0755), 0, "chmod root dir");
+        snprintf(link_path, sizeof link_path, "%s/store", parent);
+        CHECK_INT(in_child(plant_child, &a), 0, "store dir symlink planted");
+        CHECK(open_at(link_path, true, NULL, &s, &err) != MTASTS_OK, "symlinked dir refused");
+        mtasts_store_close(&s);
+        CHECK(strstr(err.msg, "symbolic link") != NULL, "says why: %s", err.msg);
+        strcat(link_path, "//");        /* a trailing slash follows links */
+        CHECK(open_at(link_path, true, NULL, &s, &err) != MTASTS_OK,
+              "symlinked dir with a trailing slash refused");
+        mtasts_store_close(&s);
+        link_path[strlen(link_path) - 2] = '\0';
+        snprintf(target, sizeof target, "%s/data.mdb", root_dir);
+        CHECK(lstat(target, &st) != 0, "no data.mdb created as root in the link's target");
+        snprintf(target, sizeof target, "%s/lock.mdb", root_dir);
+        CHECK(lstat(target, &st) != 0, "no lock.mdb created as root in the link's target");
+        unlink(link_path);
+        rm_tmp(root_dir);
+        rmdir(parent);
+    }
+
+    /* Directories a root process cannot safely act in as their owner. */
+    {
+        char *dir = mkdir_tmp();
+
+        CHECK_INT(chown(dir, 0, pw->pw_gid), 0, "chown root:Debian-exim");
+        CHECK_INT(chmod(dir, 0770), 0, "chmod 0770");
+        CHECK(open_at(dir, true, NULL, &s, &err) != MTASTS_OK
+              && strstr(err.msg, "others may write"), "root-owned, group-writable: %s",
+              err.msg);
+        mtasts_store_close(&s);
+        snprintf(target, sizeof target, "%s/lock.mdb", dir);
+        CHECK(lstat(target, &st) != 0, "nothing created there");
+        /* Group root: the owner's own group instead of root's. */
+        CHECK_INT(chown(dir, pw->pw_uid, 0), 0, "chown Debian-exim:root");
+        CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);
+        mtasts_store_close(&s);
+        CHECK(lstat(target, &st) == 0 && st.st_uid == pw->pw_uid && st.st_gid == pw->pw_gid,
+              "group root: files get the owner's group");
+        rm_tmp(dir);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The check-then-open race (issue 10.1)                                */
+
+typedef struct race_arg {
+    const struct passwd *pw;
+    const char *dir, *target;
+} race_arg;
+
+/* swapper - as the Exim user, swap lock.mdb between a regular file and a
+ * symbolic link to the target, as fast as it can, until killed */
+static int swapper(void *p)
+{
+    race_arg *a = p;
+    char reg[256], sym[256], lock[256];
+
+    if (!become(a->pw))
+        return 1;
+    snprintf(reg, sizeof reg, "%s/lock.reg", a->dir);
+    snprintf(sym, sizeof sym, "%s/lock.sym", a->dir);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", a->dir);
+    for (;;) {
+        int fd = open(reg, O_WRONLY | O_CREAT | O_TRUNC, 0660);
+
+        if (fd >= 0)
+            close(fd);
+        rename(reg, lock);
+        unlink(sym);
+        if (symlink(a->target, sym) == 0)
+            rename(sym, lock);
+    }
+    return 0;
+}
+
+static void test_race(void)
+{
+    const char *secret = "root only: must stay as it is\n";
+    struct passwd *pw = exim_user();
+    char target[256], p[256];
+    char *root_dir, *dir;
+    mtasts_store *s;
+    mtasts_err err;
+    race_arg a;
+    pid_t pid;
+    time_t end;
+    unsigned opens = 0, refused = 0;
+    int fd, status;
+
+    if (!pw) {
+        printf("SKIP race: needs root and the Debian-exim user\n");
+        return;
+    }
+    root_dir = mkdir_tmp();
+    dir = mkdir_tmp();
+    snprintf(target, sizeof target, "%s/secret", root_dir);
+    fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0 && write(fd, secret, strlen(secret)) == (ssize_t)strlen(secret), "target");
+    close(fd);
+    CHECK_INT(chmod(root_dir, 0711), 0, "chmod root dir");
+    CHECK_INT(chown(dir, pw->pw_uid, pw->pw_gid), 0, "chown store dir");
+    CHECK_INT(chmod(dir, 0770), 0, "chmod store dir");
+    CHECK_INT(open_at(dir, true, NULL, &s, &err), MTASTS_OK, err.msg);     /* data.mdb */
+    mtasts_store_close(&s);
+
+    a = (race_arg){pw, dir, target};
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0)
+        _exit(swapper(&a));
+    CHECK(pid > 0, "fork");
+    /* Root opens (and LMDB initialises lock.mdb) while it changes under it. */
+    for (end = time(NULL) + 2; time(NULL) < end; opens++) {
+        if (open_at(dir, true, NULL, &s, &err) != MTASTS_OK)
+            refused++;
+        mtasts_store_close(&s);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    printf("# race: %u opens, %u refused or failed\n", opens, refused);
+    CHECK(opens > 50, "raced often enough: %u opens", opens);
+    CHECK_STR(slurp(target), secret, "target unchanged after the race");
+    {
+        struct stat st;
+
+        CHECK(stat(target, &st) == 0 && st.st_uid == 0 && (st.st_mode & 07777) == 0600
+              && st.st_size == (off_t)strlen(secret), "target owner/mode/size");
+    }
+    snprintf(p, sizeof p, "%s/lock.reg", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.sym", dir);
+    unlink(p);
+    unlink(target);
+    rmdir(root_dir);
+    rm_tmp(dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Eviction order (issue 10.3)                                          */
+
+typedef struct evict_group {
+    const char *prefix;
+    unsigned n, kept;
+} evict_group;
+
+/* put_group - records from..g->n-1 of group g */
+static void put_group(mtasts_store *s, evict_group *g, unsigned from, const char *id,
+                      const char *body, int64_t fetched, int64_t used, unsigned *fails)
+{
+    mtasts_record r;
+    mtasts_err err = {{0}};
+    char name[64];
+    unsigned i;
+
+    for (i = from; i < g->n; i++) {
+        make_record(&r, id, body, fetched);
+        r.last_used = used;
+        if (!body)
+            r.next_check_at = used + 86400;     /* a negative entry */
+        snprintf(name, sizeof name, "%s%04u.example", g->prefix, i);
+        *fails += mtasts_store_put(s, name, &r, &err) != MTASTS_OK;
+        mtasts_record_free(&r);
+    }
+}
+
+static void count_group(mtasts_store *s, evict_group *g)
+{
+    mtasts_record r;
+    mtasts_err err = {{0}};
+    char name[64];
+    unsigned i;
+
+    g->kept = 0;
+    for (i = 0; i < g->n; i++) {
+        snprintf(name, sizeof name, "%s%04u.example", g->prefix, i);
+        g->kept += mtasts_store_get(s, name, &r, &err) == MTASTS_OK;
+        mtasts_record_free(&r);
+    }
+}
+
+static void test_evict_order(void)
+{
+    const char *testing = "version: STSv1\nmode: testing\nmx: mx1.example.net\nmax_age: 604800\n";
+    const char *enforce = "version: STSv1\nmode: enforce\nmx: mx1.example.net\nmax_age: 604800\n";
+    char *dir = mkdir_tmp();
+    mtasts_store_config cfg = {.path = dir, .create = true, .map_initial = 64 << 10,
+                               .map_max = 256 << 10, .notify = note};
+    notes n = {0, ""};
+    int64_t now = (int64_t)time(NULL), day = 86400;
+    /* Key order is the opposite of the order of value: evicting by key
+     * (the old bug) takes the recently used records first. */
+    evict_group recent = {"a-recent-", 150, 0}, enforced = {"b-enforce-", 150, 0},
+                unused = {"c-unused-", 150, 0}, expired = {"x-expired-", 300, 0},
+                negative = {"y-negative-", 300, 0}, fresh = {"m-fresh-", 0, 0};
+    mtasts_store *s;
+    mtasts_err err = {{0}};
+    unsigned fails = 0;
+
+    cfg.notify_ctx = &n;
+    CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
+    /* Live policies, fetched a day ago (max_age a week). */
+    put_group(s, &recent, 0, "r1", testing, now - day, now, &fails);
+    put_group(s, &enforced, 0, "e1", enforce, now - day, now - 30 * day, &fails);
+    put_group(s, &unused, 0, "u1", testing, now - day, now - 30 * day, &fails);
+    /* Expired: fetched 20 days ago with a week's max_age; used 10 days ago,
+     * more recently than the enforce and unused groups. */
+    put_group(s, &expired, 0, "x1", enforce, now - 20 * day, now - 10 * day, &fails);
+    /* Negative entries (no policy), used 5 days ago. */
+    put_group(s, &negative, 0, "", NULL, 0, now - 5 * day, &fails);
+    CHECK_INT(fails, 0, "filling puts");
+    CHECK(strstr(n.all, "evicted") == NULL, "no eviction while filling: %.300s", n.all);
+    /* New live records until the map is past its limit, then some more. */
+    while (fresh.n < 3000 && !strstr(n.all, "evicted")) {
+        fresh.n++;
+        put_group(s, &fresh, fresh.n - 1, "f1", testing, now, now, &fails);
+    }
+    fresh.n += 100;
+    put_group(s, &fresh, fresh.n - 100, "f1", testing, now, now, &fails);
+    CHECK_INT(fails, 0, "every put succeeds");
+    CHECK(strstr(n.all, "evicted") != NULL, "evicted: %.300s", n.all);
+    count_group(s, &recent);
+    count_group(s, &enforced);
+    count_group(s, &unused);
+    count_group(s, &expired);
+    count_group(s, &negative);
+    count_group(s, &fresh);
+    /* Exactly: every live policy survives, only records without a usable
+     * policy went, and more of the least recently used (expired) ones. A
+     * run (store_evict.c) straddling two groups scores as its better one,
+     * so "first" holds per run, not per record. */
+    CHECK_INT(recent.kept, recent.n, "recently used testing policies kept");
+    CHECK_INT(enforced.kept, enforced.n, "long unused enforce policies kept");
+    CHECK_INT(unused.kept, unused.n, "long unused testing policies kept");
+    CHECK_INT(fresh.kept, fresh.n, "new records kept");
+    CHECK(expired.kept < expired.n, "expired policies evicted: %u of %u kept",
+          expired.kept, expired.n);
+    CHECK(expired.n - expired.kept > negative.n - negative.kept,
+          "expired (used 10 days ago) before negative (used 5 days ago): %u and %u evicted",
+          expired.n - expired.kept, negative.n - negative.kept);
+    mtasts_store_close(&s);
+    rm_tmp(dir);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -932,5 +1307,8 @@ int main(void)
     test_stale_readers();
     test_readers_full();
     test_lease();
+    test_planted();
+    test_race();
+    test_evict_order();
     return UNIT_DONE("store");
 }

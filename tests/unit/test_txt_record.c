@@ -23,14 +23,19 @@ static const struct parse_case {
      "v=STSv1; id=20160831085700Z", -1, MTASTS_OK, "20160831085700Z", NULL},
     {"3.1 sts-field-delim: *WSP may be empty", "v=STSv1;id=abc", -1,
      MTASTS_OK, "abc", NULL},
-    {"3.1 sts-field-delim: WSP before ';' (erratum 6285)",
-     "v=STSv1 ; id=abc", -1, MTASTS_OK, "abc", NULL},
+    {"3.1 text: a record not beginning with \"v=STSv1;\" is discarded",
+     "v=STSv1 ; id=abc", -1, MTASTS_NOT_FOUND, "", NULL},
+    {"3.1 text: ... also with HTAB", "v=STSv1\t;id=abc", -1, MTASTS_NOT_FOUND, "", NULL},
+    {"3.1 sts-field-delim: WSP before a later ';'", "v=STSv1; id=abc ; x=1", -1,
+     MTASTS_OK, "abc", NULL},
     {"3.1 WSP is SP or HTAB", "v=STSv1;\tid=abc\t;\t", -1, MTASTS_OK, "abc",
      NULL},
     {"3.1 trailing ';' then WSP", "v=STSv1; id=abc; ", -1, MTASTS_OK, "abc",
      NULL},
-    {"decision: trailing WSP without ';' accepted", "v=STSv1; id=abc  ", -1,
-     MTASTS_OK, "abc", NULL},
+    {"3.1 WSP only around ';': trailing WSP without ';' is invalid",
+     "v=STSv1; id=abc  ", -1, MTASTS_INVALID, "", "after whitespace"},
+    {"3.1 WSP only around ';': trailing HTAB without ';' is invalid",
+     "v=STSv1; id=abc; x=y\t", -1, MTASTS_INVALID, "", "after whitespace"},
     {"3.1 sts-id: 32 characters is the maximum", "v=STSv1; id=" ID32, -1,
      MTASTS_OK, ID32, NULL},
     {"3.1 sts-id: 33 characters is too long", "v=STSv1; id=" ID32 "x", -1,
@@ -43,8 +48,8 @@ static const struct parse_case {
      MTASTS_INVALID, "", "empty value"},
     {"3.1 sts-id required: nothing after v=STSv1;", "v=STSv1;", -1,
      MTASTS_INVALID, "", "missing id"},
-    {"3.1 sts-id required: bare v=STSv1 is an invalid STSv1 record",
-     "v=STSv1", -1, MTASTS_INVALID, "", "missing id"},
+    {"3.1 text: bare v=STSv1 does not begin with \"v=STSv1;\": discarded",
+     "v=STSv1", -1, MTASTS_NOT_FOUND, "", NULL},
     {"3.1 sts-id required: only an extension", "v=STSv1; foo=bar", -1,
      MTASTS_INVALID, "", "missing id"},
     {"3.1 %s\"id=\" is case-sensitive: ID= is an extension",
@@ -65,8 +70,10 @@ static const struct parse_case {
      -1, MTASTS_INVALID, "", "empty value"},
     {"3.1 sts-extension needs '='", "v=STSv1; id=abc; flag", -1,
      MTASTS_INVALID, "", "no '='"},
-    {"3.1 sts-field-delim is ';', not SP", "v=STSv1 id=abc", -1,
+    {"3.1 sts-field-delim is ';', not SP", "v=STSv1; id=abc x=1", -1,
      MTASTS_INVALID, "", "expected ';'"},
+    {"3.1 text: \"v=STSv1 id=abc\" does not begin with \"v=STSv1;\"", "v=STSv1 id=abc", -1,
+     MTASTS_NOT_FOUND, "", NULL},
     {"3.1 an empty field (';;') is not an sts-field", "v=STSv1; id=abc;;", -1,
      MTASTS_INVALID, "", "expected a field name"},
     {"3.2 duplicate field: the first id wins", "v=STSv1; id=first; "
@@ -228,7 +235,9 @@ static const struct select_case {
     {"3.1 number of records not one: identical twins count", 2,
      {"v=STSv1; id=a", "v=STSv1; id=a"}, MTASTS_INVALID, "", "multiple"},
     {"3.1 two STSv1 records, one of them invalid", 2,
-     {"v=STSv1; id=a", "v=STSv1"}, MTASTS_INVALID, "", "multiple"},
+     {"v=STSv1; id=a", "v=STSv1;"}, MTASTS_INVALID, "", "multiple"},
+    {"3.1 text: \"v=STSv1 ;...\" is no STSv1 record: the other one counts", 2,
+     {"v=STSv1 ; id=b", "v=STSv1; id=a"}, MTASTS_OK, "a", NULL},
     {"3.1 number of records not one: zero left", 2,
      {"v=spf1 -all", "hello"}, MTASTS_NOT_FOUND, "", NULL},
     {"3.1 empty RRset", 0, {NULL}, MTASTS_NOT_FOUND, "", NULL},
@@ -267,7 +276,7 @@ static void test_first_error_wins(void)
     char id[MTASTS_ID_MAX + 1];
     mtasts_err err = {""};
 
-    mtasts_txt_parse("v=STSv1", 7, id, &err);
+    mtasts_txt_parse("v=STSv1;", 8, id, &err);
     mtasts_txt_parse("v=STSv1; id=a-b", 15, id, &err);
     CHECK(strstr(err.msg, "missing id") != NULL, "first error wins: \"%s\"",
           err.msg);

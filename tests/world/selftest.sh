@@ -53,6 +53,11 @@ check "silent DNS on $WORLD_SILENT_DNS never answers (UDP)" \
     bash -c '[ "$1" -ne 0 ] && [ "$2" -ge 900 ]' _ "$rc" "$ms"
 r=$(dig +tcp +time=1 +tries=1 @"$WORLD_SILENT_DNS" enforce.test SOA 2>&1) && rc=0 || rc=$?
 check "silent DNS never answers (TCP)" test "$rc" -ne 0
+r=$(q @"$WORLD_RESOLVER" mx.slow-dane.test A)
+check "slow-dane.test: mx A answered with AD" \
+    bash -c 'grep -q "^;; flags:.* ad" <<<"$1" && grep -q "A.$2" <<<"$1"' _ "$r" "$WORLD_RECEIVER_GOOD"
+r=$(dig +time=2 +tries=1 @"$WORLD_RESOLVER" _25._tcp.mx.slow-dane.test TLSA 2>&1) && rc=0 || rc=$?
+check "slow-dane.test: its TLSA name (behind the silent server) gets no answer" test "$rc" -ne 0
 r=$(q _mta-sts.two-records.test TXT)
 check "two-records.test: two v=STSv1 TXT records" \
     test "$(grep -c 'TXT.*"v=STSv1' <<<"$r")" = 2
@@ -93,6 +98,17 @@ for p in expired wrongname selfsigned; do
     check "https-$p.test fails verification (curl $rc)" \
         bash -c '[ "$1" = 60 ] || [ "$1" = 51 ] || [ "$1" = 35 ]' _ "$rc"
 done
+check "the world CA is in the hashed directory (openssl verify -CApath /etc/ssl/certs)" \
+    openssl verify -CApath /etc/ssl/certs "$WORLD_DIR/certs/https-good.crt"
+check "https-cnonly.test: CA-signed, valid, subject CN only (no subjectAltName)" \
+    bash -c 'openssl verify -CApath /etc/ssl/certs "$1" >/dev/null &&
+             ! openssl x509 -noout -ext subjectAltName -in "$1" | grep -q DNS: &&
+             openssl x509 -noout -subject -in "$1" | grep -q "CN = mta-sts.https-cnonly.test"' \
+    _ "$WORLD_DIR/certs/https-cnonly.crt"
+check "content-type-hostile.test: ESC, 8-bit bytes and a bare CR in the Content-Type" \
+    bash -c 'curl -sS --max-time 5 -D - -o /dev/null "$1" | grep -a "^Content-Type:" |
+             od -An -tx1 | tr -d " \n" | grep -q "1b5b324a.*ff9b0d"' \
+    _ "$(url content-type-hostile.test)"
 check "https-expired.test is served when not verifying (curl -k)" \
     bash -c 'curl -sSk --max-time 5 "$1" | grep -q "mode: enforce"' _ "$(url https-expired.test)"
 check "openssl s_client (system trust) rejects the expired HTTPS cert" \

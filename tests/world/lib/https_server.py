@@ -23,7 +23,7 @@ WORLD = sys.argv[3] if len(sys.argv) > 3 else os.environ["WORLD_DIR"]
 SITES = os.path.join(WORLD, "https", "sites")
 REQLOG = os.path.join(WORLD, "https", "requests.log")
 WELL_KNOWN = "/.well-known/mta-sts.txt"
-PROFILES = ("good", "expired", "wrongname", "selfsigned")
+PROFILES = ("good", "expired", "wrongname", "selfsigned", "cnonly")
 log_lock = threading.Lock()
 
 
@@ -161,6 +161,14 @@ class Handler(socketserver.BaseRequestHandler):
             send(200, policy, "text/plain; charset=utf-8", cl(policy))
         elif beh == "content-type":
             send(200, policy, " ".join(args) or "text/html", cl(policy))
+        elif beh == "content-type-hostile":
+            # ESC (a terminal escape), 8-bit bytes, a bare CR and a bare LF
+            # in the header: whatever a client keeps of it must reach its
+            # logs escaped.
+            log_request(sni, host, path, 200)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/\x1b[2Jhtml\xc3\xa9\xff\x9b"
+                        b"\rX-After-CR: 1\nX-After-LF: 1\r\n" + b"\r\n".join(
+                            h.encode() for h in cl(policy) + ["Connection: close", "", ""]) + policy)
         elif beh == "chunked":
             send(200, chunks(policy, max(1, len(policy) // 3)), extra=["Transfer-Encoding: chunked"])
         elif beh == "redirect":

@@ -16,6 +16,7 @@ Everything is generated at run time into WORLD_DIR: no key is committed.
 import hashlib
 import os
 import re
+import shutil
 import socket
 import ssl
 import struct
@@ -27,10 +28,14 @@ import time
 AUTH_DNS = "127.0.0.2"
 RESOLVER = "127.0.0.53"
 HTTPS_IP = "127.0.1.1"
+SILENT_DNS = "127.0.0.54"  # run-in-world starts the silent server here
 TTL = 5
 KEYALG = "ECDSAP256SHA256"  # alg 13: keygen and signing take milliseconds
 WRONG_NAME = "not-the-host.test"
-HTTPS_PROFILES = ("good", "expired", "wrongname", "selfsigned")
+HTTPS_PROFILES = ("good", "expired", "wrongname", "selfsigned", "cnonly")
+# The cnonly profile: CA-signed, valid, but its only name is the subject CN
+# (no subjectAltName), which RFC 8461 3.3 / RFC 9525 do not accept.
+CN_ONLY_NAME = "mta-sts.https-cnonly.test"
 
 
 def W(*p):
@@ -104,6 +109,8 @@ def substitute(text, recv_by_name, tlsa):
         key, arg = m.group(1), m.group(2)
         if key == "HTTPS" and arg is None:
             return HTTPS_IP
+        if key == "SILENT" and arg is None:
+            return SILENT_DNS
         if key == "IP" and arg in recv_by_name:
             return recv_by_name[arg]["ip"]
         if key == "TLSA311" and arg in tlsa:
@@ -160,8 +167,7 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
-subjectAltName = {san}
-"""
+{san}"""
 
 EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
@@ -202,10 +208,12 @@ def gen_certs(jobs):
     for base, profile, names in jobs:
         if profile == "wrongname":
             names = [WRONG_NAME]
+        if profile == "cnonly":
+            names = [CN_ONLY_NAME]
         san = ",".join("DNS:" + n for n in names)
         key, crt, csr = (os.path.join(certs, base + e) for e in (".key", ".crt", ".csr"))
         ext = os.path.join(certs, base + ".ext")
-        write(ext, LEAF_EXT.format(san=san))
+        write(ext, LEAF_EXT.format(san="" if profile == "cnonly" else "subjectAltName = %s\n" % san))
         subj = "/CN=" + names[0]
         if profile == "selfsigned":
             step1.append(["openssl", "req", "-config", cnf, "-x509", "-new"] + EC +
@@ -221,7 +229,7 @@ def gen_certs(jobs):
             step2.append(["openssl", "ca", "-config", cnf, "-batch", "-notext", "-in", csr,
                           "-out", crt, "-startdate", utc(now - 30 * 86400),
                           "-enddate", utc(now - 86400), "-extfile", ext, "-extensions", "leaf"])
-        elif profile in ("good", "wrongname"):
+        elif profile in ("good", "wrongname", "cnonly"):
             serial += 1
             step2.append(["openssl", "x509", "-req", "-in", csr, "-out", crt,
                           "-CA", os.path.join(ca, "ca.crt"), "-CAkey", os.path.join(ca, "ca.key"),
@@ -642,8 +650,33 @@ def cmd_gen(fixtures):
     bundle = open(sysb).read() if os.path.exists(sysb) else ""
     write(W("ca-bundle.crt"), bundle + "\n# exim-mtasts test world CA\n" + open(W("ca", "ca.crt")).read(),
           0o644)
+    gen_hashed_certs_dir()
     write(W("resolv.conf"), "nameserver %s\noptions trust-ad timeout:2 attempts:2\n" % RESOLVER, 0o644)
     write(W("hosts"), "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n", 0o644)
+
+
+def gen_hashed_certs_dir():
+    """A copy of /etc/ssl/certs (bind-mounted over it) with the world CA
+    added: OpenSSL's hashed lookup (CApath, <subject hash>.N links) finds it
+    like any system root, and ca-certificates.crt is the world's bundle."""
+    src, d = "/etc/ssl/certs", W("ssl-certs")
+    os.makedirs(d)
+    if os.path.isdir(src):
+        for e in os.listdir(src):
+            p = os.path.join(src, e)
+            if os.path.islink(p):
+                os.symlink(os.readlink(p), os.path.join(d, e))
+            elif os.path.isfile(p):
+                shutil.copyfile(p, os.path.join(d, e))
+    os.chmod(d, 0o755)
+    write(os.path.join(d, "ca-certificates.crt"), open(W("ca-bundle.crt")).read(), 0o644)
+    write(os.path.join(d, "exim-mtasts-world-ca.pem"), open(W("ca", "ca.crt")).read(), 0o644)
+    h = run(["openssl", "x509", "-noout", "-subject_hash", "-in", W("ca", "ca.crt")],
+            capture=True).strip()
+    n = 0
+    while os.path.lexists(os.path.join(d, "%s.%d" % (h, n))):
+        n += 1
+    os.symlink("exim-mtasts-world-ca.pem", os.path.join(d, "%s.%d" % (h, n)))
 
 
 # ---------------------------------------------------------------- wait
