@@ -214,13 +214,14 @@ bool mtasts_wait_for_fetch(mtasts_store *s, const char *domain, unsigned wait_s,
         pid_t holder;
 
         poll(NULL, 0, HERD_POLL_MS);
-        /* Done when the holder let go (result stored, or it died) or when
-         * a TXT check newer than our wait landed in the record. */
+        /* Done when the holder let go (result stored, or it died). Not
+         * before: the helper stores the policy first and the DANE result
+         * after it, and every waiter must answer what the fetcher does. */
         done = mtasts_store_lease_check(s, domain, (int64_t)time(NULL), &holder, &err)
                != MTASTS_OK;
-        if (mtasts_store_get(s, domain, &fresh, &err) != MTASTS_OK)
+        if (!done || mtasts_store_get(s, domain, &fresh, &err) != MTASTS_OK)
             continue;
-        if (done || fresh.txt_checked_at >= since) {
+        {
             mtasts_record_free(r);
             *r = fresh;
             return fresh.txt_checked_at >= since;
