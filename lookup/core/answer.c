@@ -221,12 +221,9 @@ bool mtasts_wait_for_fetch(mtasts_store *s, const char *domain, unsigned wait_s,
                != MTASTS_OK;
         if (!done || mtasts_store_get(s, domain, &fresh, &err) != MTASTS_OK)
             continue;
-        {
-            mtasts_record_free(r);
-            *r = fresh;
-            return fresh.txt_checked_at >= since;
-        }
-        mtasts_record_free(&fresh);
+        mtasts_record_free(r);
+        *r = fresh;
+        return fresh.txt_checked_at >= since;
     }
     return false;
 }
