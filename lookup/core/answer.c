@@ -309,7 +309,11 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
             mtasts_record_init(&r);
     }
 
-    if (mtasts_resolve_cache_answers(&r, now, &rcfg)) {
+    /* A policy stored while its fetcher still probes DANE (dane unknown,
+     * lease held) is not the answer yet: wait for the fetcher below. */
+    if (mtasts_resolve_cache_answers(&r, now, &rcfg)
+        && !(s && r.id[0] && !r.dane[0]
+             && mtasts_store_lease_check(s, domain, now, &holder, &e) == MTASTS_OK)) {
         say(hooks, MTASTS_LOG_DEBUG, "mtasts: %s: answered from the store", domain);
         if (s && now - r.last_used >= LAST_USED_GRANULARITY && !mtasts_store_readonly(s)) {
             r.last_used = now;

@@ -473,8 +473,11 @@ mtasts_status mtasts_store_open(const mtasts_store_config *cfg, mtasts_store **o
 
         s->map_initial = (s->map_initial + ps - 1) / ps * ps;
         s->map_max = s->map_max / ps * ps;
+        /* A ceiling below the initial size is the size (16 pages at least). */
+        if (s->map_max < 16 * ps)
+            s->map_max = 16 * ps;
         if (s->map_max < s->map_initial)
-            s->map_max = s->map_initial;
+            s->map_initial = s->map_max;
     }
     s->create = cfg && cfg->create;
     s->notify = cfg ? cfg->notify : NULL;

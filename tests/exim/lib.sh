@@ -12,7 +12,28 @@ not_ok() { echo "not ok - $*"; t_fail=$((t_fail + 1)); }
 check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: got '$2', want '$3'"; fi; }
 # check_grep DESC PATTERN TEXT
 check_grep() { if grep -qE -- "$2" <<<"$3"; then ok "$1"; else not_ok "$1: no /$2/ in: $(head -c 600 <<<"$3")"; fi; }
-tally() { echo "$1: $t_pass passed, $t_fail failed"; [ $t_fail = 0 ]; }
+# A set-up step that fails fails the test, by name. Failures go to a file
+# as well, so that one inside $(...) (a subshell) still counts at tally.
+SETUP_FAILURES=$(mktemp "${TMPDIR:-/tmp}/mtasts-setup.XXXXXX")
+# step CMD...: run a set-up command; its failure is a "not ok"
+step() {
+    "$@" && return 0
+    local rc=$?
+    echo "set-up step failed (exit $rc): $*" | tee -a "$SETUP_FAILURES" >&2
+    return $rc
+}
+# Every world-ctl call of a test is a set-up step (a failed DNS change would
+# leave the world as it was and make the check after it vacuous).
+world-ctl() { step command world-ctl "$@"; }
+# text_of FILE...: the files' contents; a file that cannot be read yields a
+# line saying so, so that an expected-empty check over it fails
+text_of() { local f; for f; do cat -- "$f" 2>/dev/null || echo "(cannot read $f)"; done; }
+tally() {
+    local l
+    while IFS= read -r l; do not_ok "$l"; done <"$SETUP_FAILURES"
+    rm -f "$SETUP_FAILURES"
+    echo "$1: $t_pass passed, $t_fail failed"; [ $t_fail = 0 ]
+}
 
 exim_prefix() { echo "$MTASTS_CACHE/exim-$1"; }
 

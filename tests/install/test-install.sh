@@ -39,6 +39,10 @@ want=$(printf '%s\n' "${expect[@]}" | sort)
 got=$(installed "$D")
 [ "$got" = "$want" ] && ok "exactly the expected files (${#expect[@]})" \
     || nok "exactly the expected files" "$(diff <(echo "$want") <(echo "$got") | grep '^[<>]')"
+# The same, against the list written out by hand (not from wildcards).
+listed=$(grep -v '^#' tests/install/expected-files.txt | grep . | sort)
+[ -n "$listed" ] && [ "$got" = "$listed" ] && ok "exactly the files of tests/install/expected-files.txt" \
+    || nok "exactly the files of tests/install/expected-files.txt" "$(diff <(echo "$listed") <(echo "$got") | grep '^[<>]')"
 
 check "helper: 0755, the build's binary" mode_is "$D/usr/lib/exim-mtasts/mtasts" 755
 check "helper: same content as build/mtasts" cmp -s build/mtasts "$D/usr/lib/exim-mtasts/mtasts"
