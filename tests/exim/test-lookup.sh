@@ -9,6 +9,7 @@
 # Run inside the world: tests/world/run-in-world bash tests/exim/test-lookup.sh
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lookup-lib.sh"   # new_store, opts, lookup, field
 [ -n "${WORLD_DIR:-}" ] || { echo "run me inside tests/world/run-in-world"; exit 2; }
 work=$(mktemp -d /var/tmp/mtasts-lookup.XXXXXX); chmod 755 "$work"
 trap 'umount -q "$work"/ro-store 2>/dev/null; rm -rf "$work"' EXIT
@@ -18,25 +19,7 @@ DLFUNC=$ROOT/build/mtasts_dlfunc.so
 VARIANT=     # 4.96 | 4.98 | 4.100 | stock
 STORE=
 
-new_store() {
-    STORE=$work/store-$1
-    step mkdir -p "$STORE"; step chown Debian-exim:Debian-exim "$STORE"; step chmod 770 "$STORE"
-}
-opts() { echo "store=$STORE,helper=$HELPER,recheck=1,wait=15${1:+,$1}"; }
-
-# lookup DOMAIN [EXTRA_OPTS]: the answer, or NOPOLICY; stderr to $work/err
-lookup() {
-    local d=$1 o; o=$(opts "${2:-}")
-    if [ "$VARIANT" = stock ]; then
-        local r; r=$("$STOCK_EXIM" -C "$conf" -be "x\${dlfunc{$DLFUNC}{mtasts_policy}{$d}{$o}}" 2>"$work/err")
-        r=${r#x}; echo "${r:-NOPOLICY}"
-    else
-        "$(exim_prefix "$VARIANT")/bin/exim" -C "$conf" \
-            -be "\${lookup mtasts,$o{$d}{\$value}{NOPOLICY}}" 2>"$work/err"
-    fi
-}
 count() { world-ctl https-count "$1"; }
-field() { sed -nE "s/.*(^| )$1=(\"[^\"]*\"|[^ ]*).*/\2/p" <<<"$2"; }
 
 restore_idchange() {
     world-ctl txt idchange.test 'v=STSv1; id=idchange1' >/dev/null

@@ -8,6 +8,7 @@
 # Run inside the world: tests/world/run-in-world bash tests/exim/test-rfc-lookup.sh
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lookup-lib.sh"   # new_store, opts, lookup, field
 [ -n "${WORLD_DIR:-}" ] || { echo "run me inside tests/world/run-in-world"; exit 2; }
 work=$(mktemp -d /var/tmp/mtasts-rfc.XXXXXX); chmod 755 "$work"
 mounted=()
@@ -19,25 +20,6 @@ VARIANT=
 STORE=
 FIX=$ROOT/tests/world/fixtures/domains
 
-new_store() {
-    STORE=$work/store-$1
-    mkdir -p "$STORE" && chown Debian-exim:Debian-exim "$STORE" && chmod 770 "$STORE" \
-        || { not_ok "$1: store directory"; }
-}
-opts() { echo "store=$STORE,helper=$HELPER,recheck=1,wait=15${1:+,$1}"; }
-
-# lookup DOMAIN [EXTRA_OPTS]: the answer, or NOPOLICY; the log (stderr) to $work/err
-lookup() {
-    local d=$1 o; o=$(opts "${2:-}")
-    if [ "$VARIANT" = stock ]; then
-        local r; r=$("$STOCK_EXIM" -C "$conf" -be "x\${dlfunc{$DLFUNC}{mtasts_policy}{$d}{$o}}" 2>"$work/err")
-        r=${r#x}; echo "${r:-NOPOLICY}"
-    else
-        "$(exim_prefix "$VARIANT")/bin/exim" -C "$conf" \
-            -be "\${lookup mtasts,$o{$d}{\$value}{NOPOLICY}}" 2>"$work/err"
-    fi
-}
-field() { sed -nE "s/.*(^| )$1=(\"[^\"]*\"|[^ ]*).*/\2/p" <<<"$2"; }
 log_lines() { grep -c -- "$1" "$work/err"; }
 ctl() { world-ctl "$@" >/dev/null || not_ok "world-ctl $*"; }
 
