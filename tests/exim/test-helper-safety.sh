@@ -53,6 +53,14 @@ ids() {
     awk '/^Uid:/ {u=$2" "$3" "$4" "$5} /^Gid:/ {g=$2" "$3" "$4" "$5}
          /^Groups:/ {$1=""; gr=$0} END {print u" / "g" /"gr}' "/proc/$1/status"
 }
+# check_ids_of NAME PATTERN: the running process whose command line matches
+# PATTERN works as Debian-exim only
+check_ids_of() {
+    local h; h=$(helper_pid "$2")
+    if [ -z "$h" ]; then not_ok "$1: no process found"; return; fi
+    sleep 0.3
+    check_eq "$1 runs as Debian-exim only" "$(ids "$h")" "$WANT_IDS"
+}
 WANT_IDS="$EXIM_UID $EXIM_UID $EXIM_UID $EXIM_UID / $EXIM_GID $EXIM_GID $EXIM_GID $EXIM_GID /"
 
 # ---------------------------------------------------------------- item 4
@@ -88,25 +96,13 @@ for state in normal missing root link link-root; do
     S=$work/store-$state-direct
     store_dir "$state" "$S"
     "$HELPER" resolve --options "store=$S fetch_timeout=3000" slow.test >"$work/direct-$state" 2>&1 &
-    h=$(helper_pid "mtasts resolve --options store=$S ")
-    if [ -n "$h" ]; then
-        sleep 0.3
-        check_eq "store $state: helper run by root runs as Debian-exim only" "$(ids "$h")" "$WANT_IDS"
-    else
-        not_ok "store $state: no directly run helper found"
-    fi
+    check_ids_of "store $state: helper run by root" "mtasts resolve --options store=$S "
     wait
 done
 # query runs the same network code for an administrator.
 store_dir root "$work/store-query"
 "$HELPER" query --store "$work/store-query" --options "fetch_timeout=3000" slow.test >/dev/null 2>&1 &
-h=$(helper_pid "mtasts query --store $work/store-query")
-if [ -n "$h" ]; then
-    sleep 0.3
-    check_eq "query run by root runs as Debian-exim only" "$(ids "$h")" "$WANT_IDS"
-else
-    not_ok "query: no process found"
-fi
+check_ids_of "query run by root" "mtasts query --store $work/store-query"
 wait
 # The store the helper created after the switch belongs to Debian-exim.
 check_eq "the helper created the store files as Debian-exim" \
