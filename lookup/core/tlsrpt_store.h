@@ -1,0 +1,118 @@
+/*
+ * tlsrpt_store.h - TLS session outcomes for SMTP TLS Reporting (RFC 8460),
+ * kept in the shared store.
+ *
+ * .nf
+ * SYNOPSIS
+ *     #include "tlsrpt_store.h"
+ *
+ *     mtasts_status mtasts_tlsrpt_record(mtasts_store *s,
+ *                                        const mtasts_tlsrpt_outcome *o,
+ *                                        mtasts_err *err);
+ *     mtasts_status mtasts_tlsrpt_foreach(mtasts_store *s, const char *day,
+ *                                         mtasts_tlsrpt_visit_fn fn, void *ctx,
+ *                                         mtasts_err *err);
+ *     mtasts_status mtasts_tlsrpt_expire(mtasts_store *s, const char *before_day,
+ *                                        mtasts_err *err);
+ * DESCRIPTION
+ *     This header is the contract between the recorder (Exim's event_action
+ *     and the helper write outcomes) and the reporter (mtasts tlsrpt send /
+ *     show read them). Outcomes live in the policy store's LMDB environment
+ *     under keys that start with MTASTS_TLSRPT_KEY_PREFIX (bytes below
+ *     0x20, so no domain key, eviction scan or foreach sees them), one
+ *     aggregate per (UTC day, policy domain, policy type, policy): session
+ *     counts and a bounded set of failure-detail rows with counts.
+ *
+ *     Recording is one short write transaction; it never blocks for long
+ *     and its failure is only reported (the caller logs it once and the
+ *     delivery goes on). Day strings are "YYYY-MM-DD" (UTC).
+ * .fi
+ */
+#ifndef MTASTS_TLSRPT_STORE_H
+#define MTASTS_TLSRPT_STORE_H
+
+#include "common.h"
+#include "store.h"
+
+/* Key prefixes in the store's one LMDB database (see store_internal.h):
+ * outcomes, and the reporter's "sent" marks (exactly-once delivery). */
+#define MTASTS_TLSRPT_KEY_PREFIX "\002tlsrpt:"
+#define MTASTS_TLSRPT_SENT_PREFIX "\002tlsrpt-sent:"
+
+/* Failure-detail rows kept per aggregate; further distinct rows are folded
+ * into the counts of the least frequent one's result type (RFC 8460 lets a
+ * reporter omit details; the summary counts stay exact). */
+#define MTASTS_TLSRPT_DETAILS_MAX 32
+
+typedef enum mtasts_tlsrpt_policy_type {
+    MTASTS_TLSRPT_NO_POLICY = 0,    /* "no-policy-found" */
+    MTASTS_TLSRPT_STS = 1,          /* "sts" */
+    MTASTS_TLSRPT_TLSA = 2,         /* "tlsa" */
+} mtasts_tlsrpt_policy_type;
+
+/* The RFC 8460 name of a policy type. */
+const char *mtasts_tlsrpt_policy_type_name(mtasts_tlsrpt_policy_type t);
+
+/* One TLS session attempt (or one policy-side failure from the helper). */
+typedef struct mtasts_tlsrpt_outcome {
+    int64_t when;                   /* unix time; the UTC day is taken from it */
+    const char *policy_domain;      /* the recipient (policy) domain */
+    mtasts_tlsrpt_policy_type type;
+    /* sts: the policy's lines, '\n'-separated ("version: STSv1",
+     * "mode: enforce", "mx: ...", "max_age: ..."); tlsa: the TLSA records
+     * in presentation form, '\n'-separated; NULL for no-policy-found. */
+    const char *policy_string;
+    /* sts: the mx patterns, '\n'-separated (the report's mx-host); NULL
+     * otherwise. */
+    const char *mx_patterns;
+    const char *mx_host;            /* receiving-mx-hostname, or NULL */
+    const char *receiving_ip;       /* or NULL */
+    const char *sending_ip;         /* or NULL */
+    /* NULL for a successful session; otherwise an RFC 8460 section 4.3
+     * result type ("starttls-not-supported", "certificate-host-mismatch",
+     * "certificate-expired", "certificate-not-trusted",
+     * "validation-failure", "tlsa-invalid", "dnssec-invalid",
+     * "dane-required", "sts-policy-fetch-error", "sts-policy-invalid",
+     * "sts-webpki-invalid"). */
+    const char *result_type;
+    const char *failure_reason_code;    /* or NULL */
+    const char *additional_info;        /* or NULL */
+} mtasts_tlsrpt_outcome;
+
+mtasts_status mtasts_tlsrpt_record(mtasts_store *s, const mtasts_tlsrpt_outcome *o,
+                                   mtasts_err *err);
+
+/* One failure-detail row of an aggregate (RFC 8460 4.3). */
+typedef struct mtasts_tlsrpt_detail {
+    const char *result_type;
+    const char *sending_ip;             /* "" when unknown */
+    const char *receiving_mx_hostname;  /* "" when unknown */
+    const char *receiving_ip;           /* "" when unknown */
+    const char *failure_reason_code;    /* "" when none */
+    const char *additional_info;        /* "" when none */
+    uint64_t count;
+} mtasts_tlsrpt_detail;
+
+/* One aggregate: a policy as applied to one domain on one day. */
+typedef struct mtasts_tlsrpt_aggregate {
+    const char *day;                    /* "YYYY-MM-DD" */
+    const char *policy_domain;
+    mtasts_tlsrpt_policy_type type;
+    const char *policy_string;          /* as recorded ('\n'-separated), or "" */
+    const char *mx_patterns;            /* as recorded ('\n'-separated), or "" */
+    uint64_t successes, failures;
+    size_t n_details;
+    const mtasts_tlsrpt_detail *details;
+} mtasts_tlsrpt_aggregate;
+
+/* Visit the aggregates of day (NULL: every day) in key order (grouped by
+ * day, then policy domain); stop early when fn returns false. a is valid
+ * only during the call; other store calls from fn are refused. */
+typedef bool (*mtasts_tlsrpt_visit_fn)(void *ctx, const mtasts_tlsrpt_aggregate *a);
+mtasts_status mtasts_tlsrpt_foreach(mtasts_store *s, const char *day,
+                                    mtasts_tlsrpt_visit_fn fn, void *ctx, mtasts_err *err);
+
+/* Delete the aggregates (and sent marks) of days before before_day. */
+mtasts_status mtasts_tlsrpt_expire(mtasts_store *s, const char *before_day, mtasts_err *err);
+
+#endif
