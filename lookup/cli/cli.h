@@ -39,5 +39,10 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
 bool cli_drop_privileges(const mtasts_options *o, mtasts_err *err);
 
 int cmd_resolve(int argc, char **argv);
+/* mtasts tlsrpt send|read|show (tlsrpt_cmd.c); show is tlsrpt_show_cmd.c */
+int cmd_tlsrpt(int argc, char **argv);
+int cmd_tlsrpt_show(int argc, char **argv);
+/* mtasts preload ... (preload_cmd.c) */
+int cmd_preload(int argc, char **argv);
 
 #endif

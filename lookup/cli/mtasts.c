@@ -22,6 +22,8 @@ static const command commands[] = {
     { "lint-txt", cmd_lint_txt, "check the _mta-sts TXT records before publishing them" },
     { "match", cmd_match, "does an MX host name match these policy mx patterns?" },
     { "generate", cmd_generate, "write a policy file and its DNS records" },
+    { "tlsrpt", cmd_tlsrpt, "TLS reporting (RFC 8460): send, show, read reports" },
+    { "preload", cmd_preload, "the MTA-STS preload list: build, import, list, show" },
 };
 
 static int usage(FILE *f)
