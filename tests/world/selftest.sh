@@ -271,6 +271,41 @@ check "world-ctl https status 404" \
     bash -c '"$1" https idchange.test status 404 && [ "$(curl -s -o /dev/null -w "%{http_code}" https://mta-sts.idchange.test/.well-known/mta-sts.txt)" = 404 ]' _ "$CTL"
 check "world-ctl https-count counts idchange.test's 3 requests" test "$("$CTL" https-count idchange.test)" = 3
 
+# ---------------------------------------------------------------- TLSRPT
+check "enforce.test publishes _smtp._tls with a mailto: rua" \
+    test "$(dig +short _smtp._tls.enforce.test TXT)" = '"v=TLSRPTv1; rua=mailto:tlsrpt@reports.test"'
+check "none.test publishes a malformed _smtp._tls (no ';' after the version)" \
+    test "$(dig +short _smtp._tls.none.test TXT)" = '"v=TLSRPTv1 rua=mailto:tlsrpt@reports.test"'
+check "reports.test's MX is the reports receiver" \
+    test "$(dig +short "$(dig +short reports.test MX | cut -d' ' -f2)")" = "$WORLD_RECEIVER_REPORTS"
+if out=$(swk --to tlsrpt@reports.test --server mx.reports.test --tls --tls-verify --tls-sni mx.reports.test) &&
+    "$CTL" wait-mail reports 1 10; then
+    check "the reports receiver keeps a message for tlsrpt@reports.test" \
+        grep -qx 'Envelope-to: tlsrpt@reports.test' "$(newest reports)"
+else
+    notok "the reports receiver keeps a message for tlsrpt@reports.test" "$out"
+fi
+# DKIM: the public key in DNS is the one of the key file the test Exims sign with.
+dkim_p=$(dig +short mail._domainkey.submitter.test TXT | tr -d '" ' | sed -n 's/.*;p=//p')
+check "submitter.test: the DKIM record (s=tlsrpt) holds \$WORLD_DKIM_DIR/mail.key's public key" \
+    bash -c '[ -n "$1" ] && [ "$1" = "$(openssl pkey -in "$2" -pubout -outform DER | base64 -w0)" ] &&
+             dig +short mail._domainkey.submitter.test TXT | tr -d "\" " | grep -q "s=tlsrpt;"' _ "$dkim_p" "$WORLD_DKIM_DIR/mail.key"
+check "the DKIM key is readable by the Exim user, not by others" \
+    bash -c '[ "$(stat -c %a:%G "$1")" = 640:Debian-exim ]' _ "$WORLD_DKIM_DIR/mail.key"
+post() {  # PATH: POST a small body to the collector, print the status
+    curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/tlsrpt+gzip' \
+        --data-binary "@$T/post" "https://collector.test$1" 2>&1 || true
+}
+printf 'body\0\1\2' > "$T/post"
+check "collector: POST with the system trust gets 200" test "$(post /tlsrpt/a)" = 200
+check "collector: kept the body and the headers" \
+    bash -c 'cmp -s "$1/posts/000001.body" "$2" && grep -qi "^Content-Type: application/tlsrpt+gzip" "$1/posts/000001.head" &&
+             head -n1 "$1/posts/000001.head" | grep -q "^POST /tlsrpt/a HTTP/1.1"' _ "$WORLD_COLLECTOR_DIR" "$T/post"
+"$CTL" collector-fail 2 && got=$(post /b)$(post /b)$(post /b) || got="collector-fail failed"
+check "collector: world-ctl collector-fail 2 gives 503, 503, then 200" test "$got" = 503503200
+check "collector: world-ctl collector-log has every request with its status" \
+    bash -c '[ "$("$1" collector-log | cut -d" " -f3-5 | tr "\n" ,)" = "POST /tlsrpt/a 200,POST /b 503,POST /b 503,POST /b 200," ]' _ "$CTL"
+
 rm -rf "$T"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -13,6 +13,7 @@ Subcommands (all read WORLD_DIR from the environment):
 
 Everything is generated at run time into WORLD_DIR: no key is committed.
 """
+import base64
 import hashlib
 import os
 import re
@@ -28,6 +29,8 @@ import time
 AUTH_DNS = "127.0.0.2"
 RESOLVER = "127.0.0.53"
 HTTPS_IP = "127.0.1.1"
+COLLECTOR_IP = "127.0.1.3"  # the HTTPS collector of TLSRPT reports (collector.py)
+COLLECTOR_NAME = "collector.test"
 SILENT_DNS = "127.0.0.54"  # run-in-world starts the silent server here
 TTL = 5
 KEYALG = "ECDSAP256SHA256"  # alg 13: keygen and signing take milliseconds
@@ -104,11 +107,15 @@ def read_domains(fixtures):
 PLACEHOLDER = re.compile(r"@([A-Z0-9]+)(?::([A-Za-z0-9_-]+))?@")
 
 
-def substitute(text, recv_by_name, tlsa):
+def substitute(text, recv_by_name, tlsa, dkim=None):
     def rep(m):
         key, arg = m.group(1), m.group(2)
         if key == "HTTPS" and arg is None:
             return HTTPS_IP
+        if key == "COLLECTOR" and arg is None:
+            return COLLECTOR_IP
+        if key == "DKIM" and arg in (dkim or {}):
+            return dkim[arg]
         if key == "SILENT" and arg is None:
             return SILENT_DNS
         if key == "IP" and arg in recv_by_name:
@@ -245,6 +252,35 @@ def gen_certs(jobs):
             run(c)
 
 
+def dkim_selectors(domains):
+    """The selectors named by @DKIM:<selector>@ placeholders."""
+    return sorted({m.group(2) for i in domains.values()
+                   for m in PLACEHOLDER.finditer(i["zone"] or "") if m.group(1) == "DKIM"})
+
+
+def gen_dkim(selectors):
+    """An RSA-2048 key per selector (dkim/<selector>.key, readable by the
+    Exim user, which signs in its transport); returns selector -> the TXT
+    rdata of its DKIM key record (RFC 6376 3.6.1, s=tlsrpt as RFC 8460 3
+    asks), split into quoted character-strings."""
+    import grp
+    gid = grp.getgrnam("Debian-exim").gr_gid
+    d = W("dkim")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    keys = {s: os.path.join(d, s + ".key") for s in selectors}
+    parallel([["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+               "-out", k] for k in keys.values()])
+    out = {}
+    for s, k in keys.items():
+        os.chown(k, 0, gid)
+        os.chmod(k, 0o640)
+        der = subprocess.run(["openssl", "pkey", "-in", k, "-pubout", "-outform", "DER"],
+                             stdout=subprocess.PIPE, check=True).stdout
+        out[s] = txt_rdata("v=DKIM1; k=rsa; s=tlsrpt; p=" + base64.b64encode(der).decode())
+    return out
+
+
 def spki_sha256(keyfile):
     der = subprocess.run(["openssl", "pkey", "-in", keyfile, "-pubout", "-outform", "DER"],
                          stdout=subprocess.PIPE, check=True).stdout
@@ -317,7 +353,7 @@ def served_file(domain, signed):
     return W("dns", "zones", fname(domain) + (".zone.signed" if signed else ".zone"))
 
 
-def gen_dns(domains, recv_by_name, tlsa):
+def gen_dns(domains, recv_by_name, tlsa, dkim):
     os.makedirs(W("dns", "zones"), exist_ok=True)
     meta = []
     # Keys first (one ldns-keygen each, concurrently): the parents need the DS.
@@ -348,7 +384,7 @@ def gen_dns(domains, recv_by_name, tlsa):
         if info["delegate"]:
             meta.append("%s delegated %s\n" % (d, nsip))
             continue
-        write(W("dns", "src", d), substitute(info["zone"] or "", recv_by_name, tlsa))
+        write(W("dns", "src", d), substitute(info["zone"] or "", recv_by_name, tlsa, dkim))
         c = render_zone(d, info["signed"])
         if c:
             signs.append(c)
@@ -628,10 +664,11 @@ def cmd_gen(fixtures):
         if r["starttls"]:
             names = owners.get(r["name"], []) + ["%s.receivers.world" % r["name"]]
             jobs.append(("rcv-" + r["name"], r["cert"], names))
+    jobs.append(("collector", "good", [COLLECTOR_NAME]))
     gen_certs(jobs)
     tlsa = {r["name"]: spki_sha256(W("certs", "rcv-%s.key" % r["name"]))
             for r in receivers if r["starttls"]}
-    gen_dns(domains, recv_by_name, tlsa)
+    gen_dns(domains, recv_by_name, tlsa, gen_dkim(dkim_selectors(domains)))
     gen_exim(receivers)
     # HTTPS fixtures: the server reads these per request, world-ctl edits them.
     for d, info in domains.items():
@@ -642,6 +679,10 @@ def cmd_gen(fixtures):
         beh = info["https"] or ("ok cert=good" if info["policy"] is not None else "status 404 cert=good")
         write(os.path.join(hd, "https"), beh.strip() + "\n")
     write(W("https", "requests.log"), "")
+    # The TLSRPT collector (collector.py): kept requests, and its 503 counter.
+    os.makedirs(W("collector", "posts"), exist_ok=True)
+    write(W("collector", "requests.log"), "")
+    write(W("collector", "fail503"), "0\n")
     lines = ["%s %s %s %s" % (r["name"], r["ip"], r["cert"], "yes" if r["starttls"] else "no")
              for r in receivers]
     write(W("receivers"), "\n".join(lines) + "\n")
