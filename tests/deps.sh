@@ -29,6 +29,9 @@ TEST_PKGS=(libpcre2-dev libdb5.3-dev lmdb-utils
            exim4-daemon-heavy nsd unbound ldnsutils bind9-dnsutils openssl
            ca-certificates curl python3 clang libclang-rt-14-dev valgrind iproute2
            util-linux procps psmisc xz-utils dpkg-dev swaks man-db systemd libnet-ssleay-perl)
+# TLSRPT end-to-end tests (tests/tlsrpt): the report JSON schema and the
+# reports' DKIM signatures.
+TEST_PKGS+=(python3-jsonschema python3-dkim)
 # Packages whose install may start a system daemon, and the daemon's service.
 declare -A DAEMON_OF=([exim4-daemon-heavy]=exim4 [nsd]=nsd [unbound]=unbound)
 
