@@ -50,6 +50,21 @@
  *     disabled         no                           the emergency off switch:
  *                                                   yes makes every lookup
  *                                                   answer "no policy"
+ *   TLSRPT reports (mtasts tlsrpt send; exim-mtasts(5)):
+ *     tlsrpt_organization  (tlsrpt_submitter)       organization-name
+ *     tlsrpt_contact   (mailto:postmaster@SUBMITTER) contact-info
+ *     tlsrpt_submitter (the host's domain name)     submitter domain
+ *     tlsrpt_sender    noreply-smtp-tls-reporting@SUBMITTER
+ *     tlsrpt_sendmail  /usr/sbin/sendmail
+ *     tlsrpt_send      yes                          no: send nothing
+ *     tlsrpt_retention 7                            days of outcomes kept
+ *     tlsrpt_give_up   3                            days a failed report is
+ *                                                   retried by later runs
+ *     tlsrpt_retry_time 120                         s of HTTPS retries in a run
+ *     tlsrpt_post_timeout 30000                     ms per HTTPS POST
+ *     The tlsrpt_organization and tlsrpt_contact texts may hold spaces in
+ *     the configuration file; mtasts_options_format() leaves the tlsrpt_
+ *     settings out (the helper does not need them).
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -90,6 +105,18 @@ typedef struct mtasts_options {
     bool allow_private_policy_host; /* fetch from non-public addresses */
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
     bool disabled;             /* off switch: every lookup is "no policy" */
+    /* TLSRPT reports (mtasts tlsrpt send, RFC 8460); text settings may hold
+     * spaces in the configuration file and are not handed to the helper. */
+    char tlsrpt_organization[MTASTS_PATH_MAX];  /* organization-name */
+    char tlsrpt_contact[MTASTS_PATH_MAX];       /* contact-info */
+    char tlsrpt_submitter[MTASTS_PATH_MAX];     /* submitter domain */
+    char tlsrpt_sender[MTASTS_PATH_MAX];        /* From: and envelope sender */
+    char tlsrpt_sendmail[MTASTS_PATH_MAX];      /* the MTA's sendmail */
+    bool tlsrpt_send;                           /* send reports at all */
+    unsigned tlsrpt_retention;                  /* days of outcomes kept */
+    unsigned tlsrpt_give_up;                    /* days a report is retried */
+    unsigned tlsrpt_retry_time;                 /* s of retries in one run */
+    unsigned tlsrpt_post_timeout;               /* ms per HTTPS POST */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);
