@@ -49,6 +49,14 @@ CORE_OBJ  := $(patsubst lookup/core/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
 NET_OBJ   := $(patsubst lookup/core/%.c,$(BUILD)/core/%.o,$(NET_SRC))
 CORE_LIB  := $(BUILD)/libmtasts-core.a
 NET_LIB   := $(BUILD)/libmtasts-net.a
+# TLSRPT reports (RFC 8460): JSON (jansson), gzip (zlib), MIME and HTTPS
+# submission. Linked into the mtasts binary only, never into Exim.
+TLSRPT_PKGS   := jansson zlib
+TLSRPT_CFLAGS := $(shell pkg-config --cflags $(TLSRPT_PKGS) 2>/dev/null)
+TLSRPT_LIBS   := $(shell pkg-config --libs $(TLSRPT_PKGS) 2>/dev/null)
+TLSRPT_SRC    := $(wildcard lookup/tlsrpt/*.c)
+TLSRPT_OBJ    := $(patsubst lookup/tlsrpt/%.c,$(BUILD)/tlsrpt/%.o,$(TLSRPT_SRC))
+TLSRPT_LIB    := $(BUILD)/libmtasts-tlsrpt.a
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c) tests/unit/store_stress.c
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -99,6 +107,12 @@ $(BUILD)/core/%.o: lookup/core/%.c $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(NET_CFLAGS) $(IDN_CFLAGS) -c $< -o $@
 
+$(BUILD)/tlsrpt/%.o: lookup/tlsrpt/%.c $(wildcard lookup/tlsrpt/*.h lookup/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(NET_CFLAGS) $(TLSRPT_CFLAGS) -Ilookup/core -c $< -o $@
+$(TLSRPT_LIB): $(TLSRPT_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@; ar rcs $@ $^
 $(NET_LIB): $(NET_OBJ)
@@ -127,14 +141,19 @@ $(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard l
 	  $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) -ldl
 
 cli: $(BUILD)/mtasts
-$(BUILD)/mtasts: $(wildcard lookup/cli/*.c) $(NET_LIB) $(CORE_LIB)
-	$(CC) $(CFLAGS_ALL) -Ilookup/core -o $@ $(wildcard lookup/cli/*.c) $(NET_LIB) $(CORE_LIB) \
-	  $(NET_LIBS) $(LMDB_LIBS)
+$(BUILD)/mtasts: $(wildcard lookup/cli/*.c lookup/cli/*.h lookup/tlsrpt/*.h) $(TLSRPT_LIB) $(NET_LIB) $(CORE_LIB)
+	$(CC) $(CFLAGS_ALL) -Ilookup/core -Ilookup/tlsrpt -o $@ $(wildcard lookup/cli/*.c) $(TLSRPT_LIB) \
+	  $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS) $(TLSRPT_LIBS)
 
 unit: $(UNIT_BIN) $(INTEG_BIN)
 $(BUILD)/tests/%: tests/unit/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
+# The TLSRPT tests also link the report side (jansson, zlib).
+$(BUILD)/tests/test_tlsrpt_%: tests/unit/test_tlsrpt_%.c $(TLSRPT_LIB) $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilookup/core -Ilookup/tlsrpt -Itests/unit -o $@ $< $(TLSRPT_LIB) $(NET_LIB) \
+	  $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS) $(TLSRPT_LIBS)
 $(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
@@ -142,10 +161,17 @@ $(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
 # libFuzzer targets (clang), linked with the core sources compiled for fuzzing.
 # The fuzzed parsers are pure: only they and what they use are linked.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) -Ilookup/core
-FUZZ_CORE   := $(addprefix lookup/core/,common.c policy.c txt_record.c mx_match.c record.c)
+FUZZ_CORE   := $(addprefix lookup/core/,common.c policy.c txt_record.c mx_match.c record.c \
+                 domain.c tlsrpt_txt.c)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE)
+# A received TLSRPT report (mtasts tlsrpt read): the reader, jansson, zlib.
+$(BUILD)/fuzz/fuzz_tlsrpt_read: tests/fuzz/fuzz_tlsrpt_read.c lookup/tlsrpt/report_read.c \
+		lookup/tlsrpt/report_read.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) $(TLSRPT_CFLAGS) -Ilookup/tlsrpt -o $@ $< lookup/tlsrpt/report_read.c \
+	  $(TLSRPT_LIBS)
 fuzz-build: $(FUZZ_BIN)
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build

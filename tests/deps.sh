@@ -19,7 +19,7 @@ esac
 
 # What make (all), make install and the dlfunc object need.
 BUILD_PKGS=(build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-dev liblmdb-dev
-            libidn2-dev exim4-dev)
+            libidn2-dev exim4-dev libjansson-dev zlib1g-dev)
 # make check / make demo: the test Exims' build dependencies (PCRE2, Berkeley
 # DB), a real Exim (stock Debian, for ${dlfunc}), DNS servers, DNS
 # tools, openssl CLI for the test CA, Python for the HTTPS test servers,

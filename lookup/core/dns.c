@@ -4,6 +4,7 @@
  */
 #include "dns.h"
 #include "domain.h"
+#include "tlsrpt_txt.h"
 #include "txt_record.h"
 
 #include <ldns/ldns.h>
@@ -405,9 +406,18 @@ static ldns_rdf *make_name(const char *prefix, const char *domain,
     return r;
 }
 
-mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
-                                char id_out[MTASTS_ID_MAX + 1],
-                                mtasts_err *err)
+/* The TXT RRset at prefix+domain, each record's character-strings joined
+ * without separators (RFC 8461 3.1, RFC 8460 3), for select(). Done here
+ * rather than with mtasts_txt_join(), whose MTASTS_TXT_MAX limit would turn
+ * a long unrelated TXT record (SPF, verification tokens) into an error
+ * instead of letting the RFCs' rule discard it. NOT_FOUND (err says
+ * NXDOMAIN or NODATA), TEMPFAIL, SYSERR as dns_lookup. */
+typedef mtasts_status (*txt_select_fn)(const char *const *recs, const size_t *lens,
+                                       size_t n, void *ctx, mtasts_err *err);
+
+static mtasts_status dns_txt_select(mtasts_dns *d, const char *prefix, const char *domain,
+                                    txt_select_fn select, void *ctx, size_t *n_out,
+                                    mtasts_err *err)
 {
     char label[MTASTS_DOMAIN_MAX + 16];
     ldns_rdf *qname;
@@ -417,19 +427,18 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
     char **recs = NULL;
     size_t *lens = NULL, n = 0, i, j;
 
-    if (id_out)
-        id_out[0] = '\0';
-    if (!d || !id_out) {
+    *n_out = 0;
+    if (!d) {
         mtasts_errf(err, "DNS: no resolver handle");
         return MTASTS_SYSERR;
     }
     st = mtasts_domain_check(domain, err);
     if (st != MTASTS_OK)
         return st;
-    qname = make_name("_mta-sts.", domain, err);
+    qname = make_name(prefix, domain, err);
     if (!qname)
         return MTASTS_INVALID;
-    snprintf(label, sizeof label, "_mta-sts.%s", domain);
+    snprintf(label, sizeof label, "%s%s", prefix, domain);
     st = dns_lookup(d, qname, LDNS_RR_TYPE_TXT, false, &r, err);
     ldns_rdf_deep_free(qname);
     if (st == MTASTS_NOT_FOUND)
@@ -447,12 +456,7 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
         ldns_rr *rr = ldns_rr_list_rr(r.rrs, i);
         size_t total = 0, o = 0;
 
-        /* 3.1: the character-strings of one record are concatenated
-         * without separators. Each LDNS_RDF_TYPE_STR rdf is one
-         * <length octet><octets>. Done here rather than with
-         * mtasts_txt_join(), whose MTASTS_TXT_MAX limit would turn a long
-         * unrelated TXT record (SPF, verification tokens) into an error
-         * instead of letting 3.1 discard it. */
+        /* Each LDNS_RDF_TYPE_STR rdf is one <length octet><octets>. */
         for (j = 0; j < ldns_rr_rd_count(rr); j++)
             total += ldns_rdf_size(ldns_rr_rdf(rr, j));
         recs[i] = malloc(total + 1);
@@ -474,11 +478,9 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
         recs[i][o] = '\0';
         lens[i] = o;
     }
-    st = mtasts_txt_select((const char *const *)recs, lens, n, id_out, &why);
-    if (st == MTASTS_NOT_FOUND)
-        mtasts_errf(err, "%s: no v=STSv1 record among %zu TXT record%s", label,
-                    n, n == 1 ? "" : "s");
-    else if (st != MTASTS_OK)
+    *n_out = n;
+    st = select((const char *const *)recs, lens, n, ctx, &why);
+    if (st != MTASTS_OK && st != MTASTS_NOT_FOUND)
         mtasts_errf(err, "%s: %s", label, why.msg);
     goto done;
 nomem:
@@ -491,6 +493,113 @@ done:
     free(lens);
     ldns_rr_list_deep_free(r.rrs);
     return st;
+}
+
+static mtasts_status sts_select(const char *const *recs, const size_t *lens, size_t n,
+                                void *ctx, mtasts_err *err)
+{
+    return mtasts_txt_select(recs, lens, n, ctx, err);
+}
+
+mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
+                                char id_out[MTASTS_ID_MAX + 1],
+                                mtasts_err *err)
+{
+    mtasts_status st;
+    size_t n;
+
+    if (id_out)
+        id_out[0] = '\0';
+    if (!d || !id_out) {
+        mtasts_errf(err, "DNS: no resolver handle");
+        return MTASTS_SYSERR;
+    }
+    st = dns_txt_select(d, "_mta-sts.", domain, sts_select, id_out, &n, err);
+    if (st == MTASTS_NOT_FOUND && n > 0)
+        mtasts_errf(err, "_mta-sts.%s: no v=STSv1 record among %zu TXT record%s", domain,
+                    n, n == 1 ? "" : "s");
+    return st;
+}
+
+static mtasts_status tlsrpt_select(const char *const *recs, const size_t *lens, size_t n,
+                                   void *ctx, mtasts_err *err)
+{
+    return mtasts_tlsrpt_txt_select(recs, lens, n, ctx, err);
+}
+
+mtasts_status mtasts_dns_tlsrpt(mtasts_dns *d, const char *domain, mtasts_tlsrpt_rua *out,
+                                mtasts_err *err)
+{
+    mtasts_status st;
+    size_t n;
+
+    memset(out, 0, sizeof *out);
+    st = dns_txt_select(d, "_smtp._tls.", domain, tlsrpt_select, out, &n, err);
+    if (st == MTASTS_NOT_FOUND && n > 0)
+        mtasts_errf(err, "_smtp._tls.%s: no v=TLSRPTv1 record among %zu TXT record%s",
+                    domain, n, n == 1 ? "" : "s");
+    return st;
+}
+
+mtasts_status mtasts_dns_tlsa_text(mtasts_dns *d, const char *host, char **out,
+                                   mtasts_err *err)
+{
+    ldns_rdf *qname;
+    dns_result r;
+    mtasts_status st;
+    size_t i, j, used = 0, cap = 1;
+    char *buf;
+
+    *out = NULL;
+    if (!d) {
+        mtasts_errf(err, "DNS: no resolver handle");
+        return MTASTS_SYSERR;
+    }
+    if ((st = mtasts_domain_check(host, err)) != MTASTS_OK)
+        return st;
+    if (!(qname = make_name("_25._tcp.", host, err)))
+        return MTASTS_INVALID;
+    st = dns_lookup(d, qname, LDNS_RR_TYPE_TLSA, true, &r, err);
+    ldns_rdf_deep_free(qname);
+    if (st == MTASTS_NOT_FOUND)
+        mtasts_errf(err, "_25._tcp.%s: no TLSA record", host);
+    if (st != MTASTS_OK)
+        return st;
+    if (!(buf = malloc(cap)))
+        goto nomem;
+    buf[0] = '\0';
+    for (i = 0; i < ldns_rr_list_rr_count(r.rrs); i++) {
+        ldns_rr *rr = ldns_rr_list_rr(r.rrs, i);
+
+        if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TLSA)
+            continue;       /* a CNAME of the chain */
+        for (j = 0; j < ldns_rr_rd_count(rr); j++) {
+            char *f = ldns_rdf2str(ldns_rr_rdf(rr, j)), *nb;
+            size_t flen = f ? strlen(f) : 0;
+
+            if (!f || !(nb = realloc(buf, used + flen + 2))) {
+                free(f);
+                free(buf);
+                goto nomem;
+            }
+            buf = nb;
+            if (j > 0)
+                buf[used++] = ' ';
+            else if (used > 0)
+                buf[used++] = '\n';
+            memcpy(buf + used, f, flen);
+            used += flen;
+            buf[used] = '\0';
+            free(f);
+        }
+    }
+    ldns_rr_list_deep_free(r.rrs);
+    *out = buf;
+    return MTASTS_OK;
+nomem:
+    ldns_rr_list_deep_free(r.rrs);
+    mtasts_errf(err, "_25._tcp.%s: out of memory", host);
+    return MTASTS_SYSERR;
 }
 
 /* Name of a dname rdf, lower case, no trailing dot. */

@@ -111,6 +111,7 @@ void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
 #define MTASTS_DNS_H
 
 #include "common.h"
+#include "tlsrpt_txt.h"
 
 /* Defaults and caps of mtasts_dns_config. */
 #define MTASTS_DNS_TIMEOUT_MS_DEFAULT 5000
@@ -201,5 +202,20 @@ const char *mtasts_dane_summary_name(mtasts_dane_summary s);
 
 /* "ldns <runtime> (built with <compile-time>)", a static string. */
 const char *mtasts_dns_version(void);
+
+/* RFC 8460 3: the "_smtp._tls.<domain>" TXT RRset, joined and selected with
+ * mtasts_tlsrpt_txt_select() (tlsrpt_txt.h): OK (out holds the rua URIs),
+ * NOT_FOUND (none, or no TLSRPTv1 record), INVALID (several or a malformed
+ * one; err says why), TEMPFAIL, SYSERR. CNAMEs followed as for
+ * mtasts_dns_sts_id(). */
+mtasts_status mtasts_dns_tlsrpt(mtasts_dns *dns, const char *domain, mtasts_tlsrpt_rua *out,
+                                mtasts_err *err);
+
+/* The TLSA RRset of "_25._tcp.<host>" in presentation form, one record's
+ * RDATA per line ("3 1 1 ABCD..."), for TLSRPT's policy-string (RFC 8460
+ * 4.4). *out is malloc()ed (the caller frees it). NOT_FOUND when there is
+ * none; TEMPFAIL, INVALID, SYSERR as above. */
+mtasts_status mtasts_dns_tlsa_text(mtasts_dns *dns, const char *host, char **out,
+                                   mtasts_err *err);
 
 #endif

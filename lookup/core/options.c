@@ -15,7 +15,9 @@
 /* At most this much of the adapter's timeout is kept back from the helper. */
 #define HELPER_MARGIN_MS 5000
 
-typedef enum { OPT_PATH, OPT_UINT, OPT_BOOL } opt_kind;
+/* OPT_TEXT: free text (spaces allowed from the configuration file), not
+ * formatted for the helper. */
+typedef enum { OPT_PATH, OPT_UINT, OPT_BOOL, OPT_TEXT } opt_kind;
 
 typedef struct opt_def {
     const char *name;
@@ -43,6 +45,18 @@ static const opt_def opt_table[] = {
     { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
     /* TLSRPT recording (tlsrpt_event.c): Exim's TLS outcomes to the store. */
     { "tlsrpt_record", OPT_BOOL, offsetof(mtasts_options, tlsrpt_record), 0, 0 },
+    /* TLSRPT reports (mtasts tlsrpt send). */
+    { "tlsrpt_organization", OPT_TEXT, offsetof(mtasts_options, tlsrpt_organization), 0, 0 },
+    { "tlsrpt_contact", OPT_TEXT, offsetof(mtasts_options, tlsrpt_contact), 0, 0 },
+    { "tlsrpt_submitter", OPT_TEXT, offsetof(mtasts_options, tlsrpt_submitter), 0, 0 },
+    { "tlsrpt_sender", OPT_TEXT, offsetof(mtasts_options, tlsrpt_sender), 0, 0 },
+    { "tlsrpt_sendmail", OPT_TEXT, offsetof(mtasts_options, tlsrpt_sendmail), 0, 0 },
+    { "tlsrpt_send", OPT_BOOL, offsetof(mtasts_options, tlsrpt_send), 0, 0 },
+    { "tlsrpt_retention", OPT_UINT, offsetof(mtasts_options, tlsrpt_retention), 1, 366 },
+    { "tlsrpt_give_up", OPT_UINT, offsetof(mtasts_options, tlsrpt_give_up), 0, 30 },
+    { "tlsrpt_retry_time", OPT_UINT, offsetof(mtasts_options, tlsrpt_retry_time), 0, 3600 },
+    { "tlsrpt_post_timeout", OPT_UINT, offsetof(mtasts_options, tlsrpt_post_timeout), 1000,
+      300000 },
 };
 #undef PATH
 #undef UINT
@@ -65,6 +79,12 @@ void mtasts_options_init(mtasts_options *o)
     o->fetch_timeout = 30000;
     o->dane = true;
     o->tlsrpt_record = true;
+    mtasts_strlcpy(o->tlsrpt_sendmail, "/usr/sbin/sendmail", sizeof o->tlsrpt_sendmail);
+    o->tlsrpt_send = true;
+    o->tlsrpt_retention = 7;
+    o->tlsrpt_give_up = 3;
+    o->tlsrpt_retry_time = 120;
+    o->tlsrpt_post_timeout = 30000;
 }
 
 /* set_one - apply key=value (lengths given: the text is not NUL-split) */
@@ -92,6 +112,15 @@ static mtasts_status set_one(mtasts_options *o, const char *key, size_t klen,
                 mtasts_errf(err, "option %s: no spaces or commas allowed", d->name);
                 return MTASTS_INVALID;
             }
+            memcpy(field, tmp, vlen + 1);
+            return MTASTS_OK;
+        case OPT_TEXT:
+            /* It reaches reports and mail headers: no control characters. */
+            for (size_t j = 0; j < vlen; j++)
+                if ((unsigned char)tmp[j] < 0x20 || (unsigned char)tmp[j] == 0x7f) {
+                    mtasts_errf(err, "option %s: control character in value", d->name);
+                    return MTASTS_INVALID;
+                }
             memcpy(field, tmp, vlen + 1);
             return MTASTS_OK;
         case OPT_BOOL:
@@ -198,6 +227,8 @@ size_t mtasts_options_format(const mtasts_options *o, char *buf, size_t size)
         if (n >= size)
             break;
         switch (d->kind) {
+        case OPT_TEXT:
+            break;
         case OPT_PATH:
             if (*field)
                 w = snprintf(buf + n, size - n, "%s%s=%s", n ? " " : "", d->name, field);

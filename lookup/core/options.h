@@ -52,6 +52,21 @@
  *                                                   answer "no policy"
  *     tlsrpt_record    yes                          record TLS session
  *                                                   outcomes (RFC 8460)
+ *   TLSRPT reports (mtasts tlsrpt send; exim-mtasts(5)):
+ *     tlsrpt_organization  (tlsrpt_submitter)       organization-name
+ *     tlsrpt_contact   (mailto:postmaster@SUBMITTER) contact-info
+ *     tlsrpt_submitter (the host's domain name)     submitter domain
+ *     tlsrpt_sender    noreply-smtp-tls-reporting@SUBMITTER
+ *     tlsrpt_sendmail  /usr/sbin/sendmail
+ *     tlsrpt_send      yes                          no: send nothing
+ *     tlsrpt_retention 7                            days of outcomes kept
+ *     tlsrpt_give_up   3                            days a failed report is
+ *                                                   retried by later runs
+ *     tlsrpt_retry_time 120                         s of HTTPS retries in a run
+ *     tlsrpt_post_timeout 30000                     ms per HTTPS POST
+ *     The tlsrpt_organization and tlsrpt_contact texts may hold spaces in
+ *     the configuration file; mtasts_options_format() leaves the tlsrpt_
+ *     settings out (the helper does not need them).
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -93,6 +108,18 @@ typedef struct mtasts_options {
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
     bool disabled;             /* off switch: every lookup is "no policy" */
     bool tlsrpt_record;        /* record TLS outcomes for TLSRPT */
+    /* TLSRPT reports (mtasts tlsrpt send, RFC 8460); text settings may hold
+     * spaces in the configuration file and are not handed to the helper. */
+    char tlsrpt_organization[MTASTS_PATH_MAX];  /* organization-name */
+    char tlsrpt_contact[MTASTS_PATH_MAX];       /* contact-info */
+    char tlsrpt_submitter[MTASTS_PATH_MAX];     /* submitter domain */
+    char tlsrpt_sender[MTASTS_PATH_MAX];        /* From: and envelope sender */
+    char tlsrpt_sendmail[MTASTS_PATH_MAX];      /* the MTA's sendmail */
+    bool tlsrpt_send;                           /* send reports at all */
+    unsigned tlsrpt_retention;                  /* days of outcomes kept */
+    unsigned tlsrpt_give_up;                    /* days a report is retried */
+    unsigned tlsrpt_retry_time;                 /* s of retries in one run */
+    unsigned tlsrpt_post_timeout;               /* ms per HTTPS POST */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);
