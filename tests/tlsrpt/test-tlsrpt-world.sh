@@ -97,6 +97,8 @@ deliver_all() {
     # below deliver only the reports.
     local ids; ids=$(x -bpr | awk '/^ *[0-9]+[smhd] /{print $3}')
     [ -z "$ids" ] || step x -Mrm $ids >/dev/null
+    # what was recorded, for whoever reads a failure
+    "$HELPER" tlsrpt show --store "$D/store" 2>&1 | sed 's/^/# recorded: /'
 }
 
 # ------------------------------------------------------------ reports
@@ -168,8 +170,8 @@ run_tests() {
 
 # The checker's self-check, with this variant's Exim: a report made as the
 # RFC says (sample-report.py), submitted and signed like the reporter's,
-# passes every check; damaged copies of it (a header renamed after
-# signing, another day) are refused. So the checks can pass and can fail.
+# passes every check; damaged copies of it (a signed header changed, a
+# missing header, another day) are refused. So the checks can pass and can fail.
 check_the_checker() {
     local m0 f out bad=$D/bad.eml
     m0=$(reports_mail | wc -l)
@@ -185,10 +187,15 @@ check_the_checker() {
         "$(grep -c '^not ok' <<<"$out") $(grep -c '^ok' <<<"$out")" "0 $(grep -c '^ok' <<<"$out")"
     check_eq "$V: checker self-check: its summary" "$(sed -n 's/^report //p' <<<"$out")" \
         "mail enforce.test sts:S=2,F=1,certificate-expired=1"
+    # (Exim signs Subject by default, not the TLS-Report-* headers)
+    sed '0,/^Subject: Report Domain:/s//Subject: Report domain:/' "$f" >"$bad"
+    out=$("${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" mail "$bad")
+    check_grep "$V: checker self-check: a changed signed header fails DKIM" \
+        '^not ok - .*DKIM signature verifies' "$out"
     sed '0,/^TLS-Report-Submitter:/s//TLS-Report-Submitter-X:/' "$f" >"$bad"
     out=$("${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" mail "$bad")
-    check_grep "$V: checker self-check: a signed header renamed fails DKIM" \
-        '^not ok - .*DKIM signature verifies' "$out"
+    check_grep "$V: checker self-check: a report without TLS-Report-Submitter is refused" \
+        '^not ok - .*TLS-Report-Submitter is' "$out"
     out=$("${CHECK[@]}" --submitter "$SUBMITTER" --day 2001-01-01 mail "$f")
     check_grep "$V: checker self-check: a report of another day is refused" '^not ok - .*date-range' "$out"
 }
