@@ -107,12 +107,19 @@ posts_ok() { awk '$5 == 200 {print $1}' "$WORLD_COLLECTOR_DIR/requests.log"; }
 posts_all() { awk '{print $1}' "$WORLD_COLLECTOR_DIR/requests.log"; }
 after() { tail -n +"$(( $1 + 1 ))"; }                          # lines after the first N
 
+# The reporter's settings (exim-mtasts(5), tlsrpt_*): submitted through
+# this variant's Exim (queueing only, a queue run below delivers).
+tlsrpt_options() {
+    echo "tlsrpt_submitter=$SUBMITTER tlsrpt_sender=tlsrpt-noreply@$SUBMITTER" \
+         "tlsrpt_contact=postmaster@$SUBMITTER tlsrpt_sendmail=$D/sendmail"
+}
+
 # tlsrpt_send: one "mtasts tlsrpt send --day TODAY" for this variant's
 # store, submitting mail through this variant's Exim (queued: -odq), then a
 # queue run delivers it.
 tlsrpt_send() {
     local rc=0
-    "$HELPER" tlsrpt send --day "$DAY" --store "$D/store" --sendmail "$D/sendmail" \
+    "$HELPER" tlsrpt send --day "$DAY" --store "$D/store" --options "$(tlsrpt_options)" \
         >"$D/send.out" 2>"$D/send.err" || rc=$?
     check_eq "$V: mtasts tlsrpt send --day $DAY: exit status ($(head -c 300 "$D/send.err"))" "$rc" 0
     step x -qff >/dev/null 2>&1
