@@ -11,7 +11,7 @@ by the submitter domain that verifies through the world's DNS; https:
 section 5.4 media type; both: gzip, JSON valid against the section 4
 schema, the report day) and one line
   report <mail|post> <policy-domain> <policy-summary>
-where <policy-summary> is, for each policy (sorted), TYPE:S=n,F=n followed
+and one line "report-id ID", where <policy-summary> is, for each policy (sorted), TYPE:S=n,F=n followed
 by ,RESULT-TYPE=n for the failed-session-count of each result type: what
 the test compares with the deliveries it made. Exit status 0 (the caller
 counts the "not ok" lines), 2 on bad usage.
@@ -182,6 +182,7 @@ def main():
             pdoms = {p.get("policy", {}).get("policy-domain") for p in report.get("policies", [])}
             ok(pdoms == {dom}, "%s %s: every policy's policy-domain is %s" % (args.kind, dom, dom), repr(pdoms))
             out.append("report %s %s %s" % (args.kind, dom, policy_summary(report)))
+            out.append("report-id %s" % report.get("report-id"))
         else:
             out.append("report %s %s unreadable" % (args.kind, dom))
     print("\n".join(out))

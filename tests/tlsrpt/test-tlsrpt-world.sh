@@ -162,6 +162,8 @@ run_tests() {
     done <<<"$out"
     check_eq "$V: the reports hold exactly the sessions made, one per domain and destination" \
         "$(sed -n 's/^report //p' <<<"$out" | sort)" "$EXPECTED"
+    check_eq "$V: every report has its own report-id" \
+        "$(sed -n 's/^report-id //p' <<<"$out" | sort | uniq -d)" ""
     check_eq "$V: no report for the malformed record (none.test) or none (nopolicy.test)" \
         "$(grep -cE '^report [a-z]+ (none|nopolicy)\.test ' <<<"$out")" 0
 
@@ -213,4 +215,6 @@ for variant in "${VARIANTS[@]}"; do
     setup_variant "$variant" && run_tests
     echo "# $variant: $((SECONDS - t0)) s"
 done
+# The reports are of the day the deliveries were made on.
+check_eq "the run stayed within the UTC day $DAY (else run it again)" "$(date -u +%F)" "$DAY"
 tally tlsrpt-world
