@@ -245,8 +245,16 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
         record(&e, s, NULL, true, known_dane_result(e.data) ? e.data : "validation-failure",
                NULL, hooks);
     } else {    /* msg:host:defer, a TLS failure not yet recorded */
-        record(&e, s, policy, false,
-               mtasts_tlsrpt_classify(e.data, same_host(&e) ? &sess.cert : NULL, e.host, now),
+        /* The failing certificate, if Exim kept it (OpenSSL raises no
+         * tls:cert for a certificate that fails), else tls:cert's. */
+        mtasts_tlsrpt_cert failed = { .seen = true, .not_after = e.not_after };
+        const mtasts_tlsrpt_cert *cert = same_host(&e) && sess.cert.seen ? &sess.cert : NULL;
+
+        if (e.not_after || !empty(e.san)) {
+            mtasts_strlcpy(failed.names, e.san ? e.san : "", sizeof failed.names);
+            cert = &failed;
+        }
+        record(&e, s, policy, false, mtasts_tlsrpt_classify(e.data, cert, e.host, now),
                reason(&e, why, sizeof why), hooks);
         sess.ip[0] = '\0';
         sess.recorded = false;
