@@ -90,8 +90,7 @@ static void log_once(const mtasts_hooks *h, const char *fmt, const char *a, cons
     h->log(h->ctx, MTASTS_LOG_MAIN, msg);
 }
 
-/* policy_text - the RFC 8460 policy-string lines and mx patterns of p */
-static void policy_text(const mtasts_policy *p, char *policy, size_t psize, char *mx,
+void mtasts_tlsrpt_policy_text(const mtasts_policy *p, char *policy, size_t psize, char *mx,
                         size_t msize)
 {
     size_t n, m = 0;
@@ -122,7 +121,7 @@ static void record(const event *e, mtasts_store *s, const mtasts_record *r, bool
     if (tlsa) {
         o.type = MTASTS_TLSRPT_TLSA;
     } else if (r) {
-        policy_text(&r->policy, policy, sizeof policy, mx, sizeof mx);
+        mtasts_tlsrpt_policy_text(&r->policy, policy, sizeof policy, mx, sizeof mx);
         o.type = MTASTS_TLSRPT_STS;
         o.policy_string = policy;
         o.mx_patterns = mx;
