@@ -49,8 +49,17 @@ static bool show_one(void *ctx, const mtasts_tlsrpt_aggregate *a)
            (unsigned long long)(a->successes + a->failures),
            (unsigned long long)a->successes, (unsigned long long)a->failures);
     if (a->mx_patterns[0]) {
-        mtasts_escape(a->mx_patterns, esc[0], sizeof esc[0]);
-        printf("  mx-host: %s\n", esc[0]);
+        printf("  mx-host:");
+        for (const char *p = a->mx_patterns; *p;) {
+            size_t n = strcspn(p, "\n");
+            char one[MTASTS_DOMAIN_MAX + 1];
+
+            snprintf(one, sizeof one, "%.*s", (int)n, p);
+            mtasts_escape(one, esc[0], sizeof esc[0]);
+            printf(" %s", esc[0]);
+            p += n + (p[n] == '\n');
+        }
+        printf("\n");
     }
     for (size_t i = 0; i < a->n_details; i++)
         rows[i] = &a->details[i];

@@ -90,8 +90,7 @@ static void log_once(const mtasts_hooks *h, const char *fmt, const char *a, cons
     h->log(h->ctx, MTASTS_LOG_MAIN, msg);
 }
 
-/* policy_text - the RFC 8460 policy-string lines and mx patterns of p */
-static void policy_text(const mtasts_policy *p, char *policy, size_t psize, char *mx,
+void mtasts_tlsrpt_policy_text(const mtasts_policy *p, char *policy, size_t psize, char *mx,
                         size_t msize)
 {
     size_t n, m = 0;
@@ -122,7 +121,7 @@ static void record(const event *e, mtasts_store *s, const mtasts_record *r, bool
     if (tlsa) {
         o.type = MTASTS_TLSRPT_TLSA;
     } else if (r) {
-        policy_text(&r->policy, policy, sizeof policy, mx, sizeof mx);
+        mtasts_tlsrpt_policy_text(&r->policy, policy, sizeof policy, mx, sizeof mx);
         o.type = MTASTS_TLSRPT_STS;
         o.policy_string = policy;
         o.mx_patterns = mx;
@@ -245,8 +244,16 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
         record(&e, s, NULL, true, known_dane_result(e.data) ? e.data : "validation-failure",
                NULL, hooks);
     } else {    /* msg:host:defer, a TLS failure not yet recorded */
-        record(&e, s, policy, false,
-               mtasts_tlsrpt_classify(e.data, same_host(&e) ? &sess.cert : NULL, e.host, now),
+        /* The failing certificate, if Exim kept it (OpenSSL raises no
+         * tls:cert for a certificate that fails), else tls:cert's. */
+        mtasts_tlsrpt_cert failed = { .seen = true, .not_after = e.not_after };
+        const mtasts_tlsrpt_cert *cert = same_host(&e) && sess.cert.seen ? &sess.cert : NULL;
+
+        if (e.not_after || !empty(e.san)) {
+            mtasts_strlcpy(failed.names, e.san ? e.san : "", sizeof failed.names);
+            cert = &failed;
+        }
+        record(&e, s, policy, false, mtasts_tlsrpt_classify(e.data, cert, e.host, now),
                reason(&e, why, sizeof why), hooks);
         sess.ip[0] = '\0';
         sess.recorded = false;

@@ -56,4 +56,11 @@
 bool mtasts_tlsrpt_is_event(const char *query);
 void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks *hooks);
 
+/* The RFC 8460 policy-string of an sts policy ("version: STSv1\nmode:
+ * ...\nmx: ...\nmax_age: ...") and its mx patterns, '\n'-separated
+ * (cut at the buffer sizes). */
+struct mtasts_policy;
+void mtasts_tlsrpt_policy_text(const struct mtasts_policy *p, char *policy, size_t psize,
+                               char *mx, size_t msize);
+
 #endif
