@@ -121,11 +121,35 @@ tlsrpt_send() {
     local rc=0
     "$HELPER" tlsrpt send --day "$DAY" --store "$D/store" --options "$(tlsrpt_options)" \
         >"$D/send.out" 2>"$D/send.err" || rc=$?
-    check_eq "$V: mtasts tlsrpt send --day $DAY: exit status ($(head -c 300 "$D/send.err"))" "$rc" 0
+    check_eq "$V: mtasts tlsrpt send --day $DAY: exit status$([ "$rc" = 0 ] || echo " ($(grep -v 'lost privilege' "$D/send.err" | head -c 300))")" "$rc" 0
     step x -qff >/dev/null 2>&1
 }
 
+# Domains without a policy leave through Debian's remote_smtp, which has no
+# macro for event_action: docs/exim-configuration.md ("TLSRPT") has the
+# administrator add "event_action = MTASTS_TLSRPT_EVENT" after its
+# "driver = smtp". Done here the same way: in a copy of the transport file
+# that the module variants' configuration includes, or in the configuration
+# update-exim4.conf made for stock exim4.
+record_remote_smtp() {
+    local inc=/etc/exim4/conf.d/transport/30_exim4-config_remote_smtp file=$CONF
+    if grep -qx "\.include $inc" "$CONF"; then
+        file=$D/30_exim4-config_remote_smtp
+        step cp "$inc" "$file" || return 1
+        step sed -i "s|^\.include $inc\$|.include $file|" "$CONF" || return 1
+    fi
+    awk '{ print } /^remote_smtp:/ { t = 1 }
+         t && /^[ \t]*driver = smtp[ \t]*$/ { print "  event_action = MTASTS_TLSRPT_EVENT"; t = 0 }' \
+        "$file" >"$file.new" && mv "$file.new" "$file" && chmod 644 "$file"
+    check_eq "$V: set-up: remote_smtp records TLS outcomes (event_action added once)" \
+        "$(grep -c '^  event_action = MTASTS_TLSRPT_EVENT$' "$file")" 1
+    local err
+    err=$("$EXIM" -C "$CONF" -bV 2>&1 >/dev/null)
+    check_eq "$V: set-up: the configuration with remote_smtp's event_action is valid" "$err" ""
+}
+
 run_tests() {
+    record_remote_smtp || return
     # sendmail for the reporter: this variant's Exim, queueing only
     printf '#!/bin/sh\nexec %s -C %s -odq "$@"\n' "$EXIM" "$CONF" >"$D/sendmail"
     chmod 755 "$D/sendmail"
@@ -174,7 +198,11 @@ run_tests() {
     check_eq "$V: a second send mails nothing" "$(reports_mail | wc -l)" "$m0"
     check_eq "$V: a second send posts nothing" "$(posts_all | wc -l)" "$pa0"
     check_eq "$V: nothing left in the queue" "$(x -bpc)" 0
-    check_eq "$V: panic log clean" "$(cat "$D/all-panic.log" "$D/log/paniclog" 2>/dev/null)" ""
+    # (The test builds have no TRUSTED_CONFIG_LIST: their Exim, run with -C
+    # as sendmail by the reporter, which runs as the Exim user, says it lost
+    # privilege. A real installation's sendmail has no -C.)
+    check_eq "$V: panic log clean" \
+        "$(cat "$D/all-panic.log" "$D/log/paniclog" 2>/dev/null | grep -v ' exim user lost privilege for using -C option$')" ""
 }
 
 # The checker's self-check, with this variant's Exim: a report made as the
