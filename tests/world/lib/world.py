@@ -258,19 +258,33 @@ def dkim_selectors(domains):
                    for m in PLACEHOLDER.finditer(i["zone"] or "") if m.group(1) == "DKIM"})
 
 
-def gen_dkim(selectors):
-    """An RSA-2048 key per selector (dkim/<selector>.key, readable by the
-    Exim user, which signs in its transport); returns selector -> the TXT
-    rdata of its DKIM key record (RFC 6376 3.6.1, s=tlsrpt as RFC 8460 3
-    asks), split into quoted character-strings."""
-    import grp
-    gid = grp.getgrnam("Debian-exim").gr_gid
+def start_dkim(selectors):
+    """Start making an RSA-2048 key per selector (dkim/<selector>.key);
+    runs while the CA and certificates are made. Returns finish_dkim's
+    argument."""
     d = W("dkim")
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o755)
     keys = {s: os.path.join(d, s + ".key") for s in selectors}
-    parallel([["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-               "-out", k] for k in keys.values()])
+    procs = [subprocess.Popen(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                               "rsa_keygen_bits:2048", "-out", k],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for k in keys.values()]
+    return keys, procs
+
+
+def finish_dkim(started):
+    """Wait for the keys; make them readable by the Exim user (which signs
+    in its transport); return selector -> the TXT rdata of its DKIM key
+    record (RFC 6376 3.6.1; s=tlsrpt as RFC 8460 3 asks), split into quoted
+    character-strings."""
+    import grp
+    keys, procs = started
+    for p in procs:
+        err = p.communicate()[1]
+        if p.returncode != 0:
+            sys.exit("world: DKIM key generation failed: %s" % err)
+    gid = grp.getgrnam("Debian-exim").gr_gid
     out = {}
     for s, k in keys.items():
         os.chown(k, 0, gid)
@@ -657,6 +671,7 @@ def cmd_gen(fixtures):
     recv_by_name = {r["name"]: r for r in receivers}
     owners = owners_of_receivers(domains)
     os.chmod(W(), 0o755)  # Debian-exim must reach its spool and Maildir
+    dkim = start_dkim(dkim_selectors(domains))
     gen_ca()
     https_names = sorted("mta-sts." + d for d in domains)
     jobs = [("https-" + p, p, https_names) for p in HTTPS_PROFILES]
@@ -668,7 +683,7 @@ def cmd_gen(fixtures):
     gen_certs(jobs)
     tlsa = {r["name"]: spki_sha256(W("certs", "rcv-%s.key" % r["name"]))
             for r in receivers if r["starttls"]}
-    gen_dns(domains, recv_by_name, tlsa, gen_dkim(dkim_selectors(domains)))
+    gen_dns(domains, recv_by_name, tlsa, finish_dkim(dkim))
     gen_exim(receivers)
     # HTTPS fixtures: the server reads these per request, world-ctl edits them.
     for d, info in domains.items():
