@@ -57,6 +57,7 @@ static const opt_def opt_table[] = {
     { "tlsrpt_retry_time", OPT_UINT, offsetof(mtasts_options, tlsrpt_retry_time), 0, 3600 },
     { "tlsrpt_post_timeout", OPT_UINT, offsetof(mtasts_options, tlsrpt_post_timeout), 1000,
       300000 },
+    { "tlsrpt_nosync", OPT_BOOL, offsetof(mtasts_options, tlsrpt_nosync), 0, 0 },
 };
 #undef PATH
 #undef UINT

@@ -67,6 +67,8 @@
  *     The tlsrpt_organization and tlsrpt_contact texts may hold spaces in
  *     the configuration file; mtasts_options_format() leaves the tlsrpt_
  *     settings out (the helper does not need them).
+ *     tlsrpt_nosync    no                           ... without fdatasync
+ *                                                   (tlsrpt_store.c, COST)
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -120,6 +122,7 @@ typedef struct mtasts_options {
     unsigned tlsrpt_give_up;                    /* days a report is retried */
     unsigned tlsrpt_retry_time;                 /* s of retries in one run */
     unsigned tlsrpt_post_timeout;               /* ms per HTTPS POST */
+    bool tlsrpt_nosync;        /* ... committed without fdatasync */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);

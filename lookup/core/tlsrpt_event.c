@@ -212,6 +212,7 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
     }
     if (o.disabled || !o.tlsrpt_record)
         goto out;
+    mtasts_tlsrpt_set_nosync(o.tlsrpt_nosync);
     if (!s) {
         log_once(hooks, "mtasts: TLSRPT outcome for %s not recorded: store %s unusable",
                  e.dom, o.store);

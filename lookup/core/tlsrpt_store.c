@@ -24,8 +24,12 @@
  *     (and of the day's counter when the aggregate is new). It commits with
  *     MDB_NOMETASYNC (one fdatasync instead of two; LMDB keeps the store
  *     consistent, and an OS crash may lose the last commits: the last
- *     counters, which is acceptable). MDB_NOSYNC would save the other sync
- *     but lets an OS crash corrupt the policy store sharing the file.
+ *     counters, which is acceptable). Measured (tests: 2000 sessions, the
+ *     world's disk): about 60 us CPU per session, 25 us of it in user space,
+ *     the rest the kernel's fdatasync. The option tlsrpt_nosync=yes commits
+ *     with MDB_NOSYNC instead (8 us CPU, 20 us wall): no sync at all, but
+ *     LMDB then keeps its integrity across an OS crash only where the file
+ *     system preserves write order, and the policy cache shares the file.
  * .fi
  */
 #include "tlsrpt_store.h"
@@ -46,6 +50,12 @@
 #define INFO_MAX 512
 
 static unsigned aggregates_max = MTASTS_TLSRPT_AGGREGATES_MAX;
+static unsigned commit_flag = MDB_NOMETASYNC;
+
+void mtasts_tlsrpt_set_nosync(bool nosync)
+{
+    commit_flag = nosync ? MDB_NOSYNC : MDB_NOMETASYNC;
+}
 
 void mtasts_tlsrpt_set_aggregates_max(unsigned n)
 {
@@ -450,10 +460,10 @@ mtasts_status mtasts_tlsrpt_record(mtasts_store *s, const mtasts_tlsrpt_outcome 
                  : policy_hash(o->policy_string, o->mx_patterns));
     c.keylen = (size_t)n;
     snprintf(c.daykey, sizeof c.daykey, "%s%s", DAY_PREFIX, day);
-    /* One fdatasync per record instead of two (see COST above). */
-    mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1);
+    /* One fdatasync per record instead of two, or none (see COST above). */
+    mdb_env_set_flags(s->env, commit_flag, 1);
     rc = store_run_txn(s, 0, record_fn, &c);
-    mdb_env_set_flags(s->env, MDB_NOMETASYNC, 0);
+    mdb_env_set_flags(s->env, commit_flag, 0);
     free(c.b.p);
     if (rc == 0 && c.overflow) {
         mtasts_errf(err, "tlsrpt: %s already has %u aggregates: session counted as overflow",

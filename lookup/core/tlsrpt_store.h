@@ -51,6 +51,10 @@
 /* Tests: a smaller bound for this process (0: the default). */
 void mtasts_tlsrpt_set_aggregates_max(unsigned n);
 
+/* Commit records with MDB_NOSYNC (true) instead of MDB_NOMETASYNC (the
+ * default), for this process: see tlsrpt_store.c, COST. */
+void mtasts_tlsrpt_set_nosync(bool nosync);
+
 /* The UTC day "YYYY-MM-DD" of a unix time; false if it has none. */
 bool mtasts_tlsrpt_day_of(int64_t when, char day[static 11]);
 
