@@ -43,6 +43,8 @@ static const opt_def opt_table[] = {
     UINT(map_max, 0, 64u << 20),   /* 0: default */
     /* The emergency off switch (admin guide, "Rolling back"). */
     { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
+    /* TLSRPT recording (tlsrpt_event.c): Exim's TLS outcomes to the store. */
+    { "tlsrpt_record", OPT_BOOL, offsetof(mtasts_options, tlsrpt_record), 0, 0 },
     /* TLSRPT reports (mtasts tlsrpt send). */
     { "tlsrpt_organization", OPT_TEXT, offsetof(mtasts_options, tlsrpt_organization), 0, 0 },
     { "tlsrpt_contact", OPT_TEXT, offsetof(mtasts_options, tlsrpt_contact), 0, 0 },
@@ -76,6 +78,7 @@ void mtasts_options_init(mtasts_options *o)
     o->connect_timeout = 10000;
     o->fetch_timeout = 30000;
     o->dane = true;
+    o->tlsrpt_record = true;
     mtasts_strlcpy(o->tlsrpt_sendmail, "/usr/sbin/sendmail", sizeof o->tlsrpt_sendmail);
     o->tlsrpt_send = true;
     o->tlsrpt_retention = 7;

@@ -50,6 +50,8 @@
  *     disabled         no                           the emergency off switch:
  *                                                   yes makes every lookup
  *                                                   answer "no policy"
+ *     tlsrpt_record    yes                          record TLS session
+ *                                                   outcomes (RFC 8460)
  *   TLSRPT reports (mtasts tlsrpt send; exim-mtasts(5)):
  *     tlsrpt_organization  (tlsrpt_submitter)       organization-name
  *     tlsrpt_contact   (mailto:postmaster@SUBMITTER) contact-info
@@ -105,6 +107,7 @@ typedef struct mtasts_options {
     bool allow_private_policy_host; /* fetch from non-public addresses */
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
     bool disabled;             /* off switch: every lookup is "no policy" */
+    bool tlsrpt_record;        /* record TLS outcomes for TLSRPT */
     /* TLSRPT reports (mtasts tlsrpt send, RFC 8460); text settings may hold
      * spaces in the configuration file and are not handed to the helper. */
     char tlsrpt_organization[MTASTS_PATH_MAX];  /* organization-name */
