@@ -204,7 +204,8 @@ INST_HELPER_DIR    = $(PREFIX)/lib/exim-mtasts
 INST_SNIPPET_DIR   = $(PREFIX)/share/exim-mtasts/snippets
 INST_MAN           = $(wildcard docs/man/*.[58])
 INST_SNIPPETS      = $(shell find exim-config-snippets -type f 2>/dev/null | sort)
-INST_UNITS         = docs/systemd/mtasts-refresh.service docs/systemd/mtasts-refresh.timer
+INST_UNITS         = docs/systemd/mtasts-refresh.service docs/systemd/mtasts-refresh.timer \
+                     docs/systemd/mtasts-tlsrpt.service docs/systemd/mtasts-tlsrpt.timer
 INST_CRON          = docs/cron/exim-mtasts
 # The files install creates, relative to DESTDIR.
 INST_FILES = $(INST_HELPER_DIR)/mtasts $(PREFIX)/sbin/mtasts \
@@ -245,7 +246,8 @@ install: cli $(if $(HAVE_EXIM4_DEV),dlfunc) $(if $(LOOKUP_MODULE_DIR),module)
 EXIM_LIVE_CONFIG ?=
 SYSTEMD_RUN_DIR  ?= /run/systemd/system
 MTASTS_CONF_USE  := mtasts_dlfunc|mtasts_lookup|lookup[[:space:]]+mtasts|exim-mtasts
-TIMER_WANTS       = $(DESTDIR)/etc/systemd/system/timers.target.wants/mtasts-refresh.timer
+TIMER_WANTS       = $(DESTDIR)/etc/systemd/system/timers.target.wants
+INST_TIMERS       = mtasts-refresh.timer mtasts-tlsrpt.timer
 INST_CRON_FILE    = $(DESTDIR)/etc/cron.d/exim-mtasts
 
 .PHONY: uninstall-check
@@ -269,12 +271,14 @@ uninstall-check:
 	echo "  (make uninstall FORCE=1 removes them anyway.)"; exit 1
 
 uninstall: uninstall-check
-	@if [ -z '$(DESTDIR)' ] && [ -d $(SYSTEMD_RUN_DIR) ]; then \
-	  if systemctl -q is-enabled mtasts-refresh.timer 2>/dev/null || systemctl -q is-active mtasts-refresh.timer 2>/dev/null; then \
-	    echo "systemctl disable --now mtasts-refresh.timer"; systemctl disable --now mtasts-refresh.timer; fi; \
-	elif [ -L $(TIMER_WANTS) ]; then \
-	  echo "disabling mtasts-refresh.timer (rm $(TIMER_WANTS))"; rm -f $(TIMER_WANTS); \
-	fi
+	@for t in $(INST_TIMERS); do \
+	  if [ -z '$(DESTDIR)' ] && [ -d $(SYSTEMD_RUN_DIR) ]; then \
+	    if systemctl -q is-enabled $$t 2>/dev/null || systemctl -q is-active $$t 2>/dev/null; then \
+	      echo "systemctl disable --now $$t"; systemctl disable --now $$t; fi; \
+	  elif [ -L $(TIMER_WANTS)/$$t ]; then \
+	    echo "disabling $$t (rm $(TIMER_WANTS)/$$t)"; rm -f $(TIMER_WANTS)/$$t; \
+	  fi; \
+	done
 	rm -f $(addprefix $(DESTDIR),$(filter-out /etc/cron.d/exim-mtasts,$(INST_FILES)))
 	@if [ -f $(INST_CRON_FILE) ]; then \
 	  if $(INST_SED) $(INST_CRON) | cmp -s - $(INST_CRON_FILE); then rm -f $(INST_CRON_FILE); \

@@ -28,7 +28,8 @@ ok "make install DESTDIR=... PREFIX=/usr LOOKUP_MODULE_DIR=/usr/lib/exim4/lookup
 
 expect=(/usr/lib/exim-mtasts/mtasts /usr/sbin/mtasts /usr/lib/exim4/mtasts_dlfunc.so
         /usr/lib/exim4/lookups/mtasts_lookup.so /lib/systemd/system/mtasts-refresh.service
-        /lib/systemd/system/mtasts-refresh.timer /etc/cron.d/exim-mtasts)
+        /lib/systemd/system/mtasts-refresh.timer /lib/systemd/system/mtasts-tlsrpt.service
+        /lib/systemd/system/mtasts-tlsrpt.timer /etc/cron.d/exim-mtasts)
 for m in docs/man/*.[58]; do
     [ -e "$m" ] && expect+=("/usr/share/man/man${m##*.}/$(basename "$m")")
 done

@@ -305,6 +305,7 @@ static void test_sent_marks(void)
         mtasts_tlsrpt_sent_claim(ks, DAY_TEXT, "crash.example", u, DAY1, &km, &ke);
         if (write(pfd[1], "c", 1) != 1 || read(gofd[0], &c, 1) != 1)
             _exit(3);
+        mtasts_store_close(&ks);
         _exit(0);       /* "crash": no finish */
     }
     s = open_store();
