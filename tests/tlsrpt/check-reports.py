@@ -1,18 +1,20 @@
 #!/usr/bin/python3
 """Check TLSRPT reports as they arrived in the test world (RFC 8460).
 
-  check-reports.py --schema S --submitter D --day YYYY-MM-DD mail FILE...
-  check-reports.py --schema S --submitter D --day YYYY-MM-DD post NUM...
+  check-reports.py --schema S --submitter D --day YYYY-MM-DD --sending-ip IP mail FILE...
+  check-reports.py --schema S --submitter D --day YYYY-MM-DD --sending-ip IP post NUM...
       (post: NUM is a request of the world's collector, $WORLD_COLLECTOR_DIR/posts/NUM.{head,body})
 
 For each report prints "ok - ..." / "not ok - ..." lines for what the RFC
 asks of it (mail: section 5.3 headers and MIME structure, a DKIM signature
 by the submitter domain that verifies through the world's DNS; https:
 section 5.4 media type; both: gzip, JSON valid against the section 4
-schema, the report day) and one line
+schema, the report day, policy-string and mx-host as the world publishes
+them, the sending address) and one line
   report <mail|post> <policy-domain> <policy-summary>
 and one line "report-id ID", where <policy-summary> is, for each policy (sorted), TYPE:S=n,F=n followed
-by ,RESULT-TYPE=n for the failed-session-count of each result type: what
+by ,RESULT-TYPE=n[@receiving-mx-hostname/receiving-ip] for each
+failure-details row (sorted): what
 the test compares with the deliveries it made. Exit status 0 (the caller
 counts the "not ok" lines), 2 on bad usage.
 """
@@ -49,12 +51,46 @@ def policy_summary(report):
         pol, summ = p.get("policy", {}), p.get("summary", {})
         s = "%s:S=%s,F=%s" % (pol.get("policy-type"), summ.get("total-successful-session-count"),
                               summ.get("total-failure-session-count"))
-        per = {}
+        rows = []
         for d in p.get("failure-details", []):
-            per[d.get("result-type")] = per.get(d.get("result-type"), 0) + d.get("failed-session-count", 0)
-        s += "".join(",%s=%d" % (k, per[k]) for k in sorted(per))
+            where = ""
+            if d.get("receiving-mx-hostname") or d.get("receiving-ip"):
+                where = "@%s/%s" % (d.get("receiving-mx-hostname"), d.get("receiving-ip"))
+            rows.append("%s=%s%s" % (d.get("result-type"), d.get("failed-session-count"), where))
+        s += "".join("," + r for r in sorted(rows))
         parts.append(s)
     return " ".join(sorted(parts))
+
+
+def served_policy(domain):
+    """The lines of the policy the world serves for domain (or None)."""
+    try:
+        text = open(os.path.join(os.environ["WORLD_DIR"], "https", "sites", domain, "policy")).read()
+    except OSError:
+        return None
+    return [l.strip() for l in text.replace("\r", "").split("\n") if l.strip()]
+
+
+def check_policy(what, pol):
+    """sts: policy-string and mx-host are the policy served; tlsa: the
+    policy-string is the TLSA records of the MX hosts in mx-host."""
+    ptype, dom = pol.get("policy-type"), pol.get("policy-domain")
+    if ptype == "sts" and "policy-string" in pol:
+        lines = served_policy(dom)
+        ok(pol["policy-string"] == lines, "%s: sts policy-string is the policy served" % what,
+           "%r vs %r" % (pol["policy-string"], lines))
+        mx = [l.split(":", 1)[1].strip() for l in lines or [] if l.startswith("mx:")]
+        ok(pol.get("mx-host") == mx, "%s: sts mx-host is the policy's mx patterns" % what,
+           "%r vs %r" % (pol.get("mx-host"), mx))
+    elif ptype == "tlsa":
+        import dns.resolver
+        want = set()
+        for h in pol.get("mx-host", []):
+            ans = dns.resolver.resolve("_25._tcp." + h, "TLSA", raise_on_no_answer=False)
+            want |= {r.to_text() for r in ans}
+        ok(bool(want) and set(pol.get("policy-string", [])) == want,
+           "%s: tlsa policy-string is the MX hosts' TLSA records in DNS" % what,
+           "%r vs %r" % (pol.get("policy-string"), sorted(want)))
 
 
 def check_json(what, gz, args, validator):
@@ -83,6 +119,10 @@ def check_json(what, gz, args, validator):
        "%s: date-range is the UTC day %s" % (what, args.day),
        "%s .. %s" % (dr["start-datetime"], dr["end-datetime"]))
     for p in report["policies"]:
+        check_policy(what, p["policy"])
+        ips = {d["sending-mta-ip"] for d in p.get("failure-details", []) if "sending-mta-ip" in d}
+        if ips:
+            ok(ips == {args.sending_ip}, "%s: sending-mta-ip is %s" % (what, args.sending_ip), repr(ips))
         s = p["summary"]
         det = sum(d["failed-session-count"] for d in p.get("failure-details", []))
         ok(det == s["total-failure-session-count"],
@@ -166,6 +206,7 @@ def main():
     ap.add_argument("--schema", required=True)
     ap.add_argument("--submitter", required=True)
     ap.add_argument("--day", required=True)
+    ap.add_argument("--sending-ip", required=True, help="the sender's address (sending-mta-ip)")
     ap.add_argument("kind", choices=("mail", "post"))
     ap.add_argument("items", nargs="+")
     args = ap.parse_args()

@@ -12,12 +12,18 @@ import email.mime.text
 import email.utils
 import gzip
 import json
+import os
 import sys
 import time
 
 submitter, domain, day, rcpt = sys.argv[1:5]
 start = calendar.timegm(time.strptime(day, "%Y-%m-%d"))
 iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+# the policy the world serves for the domain, as a reporter would show it
+policy = [l.strip() for l in open(os.path.join(os.environ["WORLD_DIR"], "https", "sites", domain,
+                                               "policy")).read().replace("\r", "").split("\n")
+          if l.strip()]
+mx = [l.split(":", 1)[1].strip() for l in policy if l.startswith("mx:")]
 report_id = "%s.sample.%s@%s" % (day, domain, submitter)
 report = {
     "organization-name": "exim-mtasts test world",
@@ -26,11 +32,9 @@ report = {
     "report-id": report_id,
     "policies": [{
         "policy": {"policy-type": "sts", "policy-domain": domain,
-                   "policy-string": ["version: STSv1", "mode: enforce", "mx: mx." + domain,
-                                     "max_age: 86400"],
-                   "mx-host": ["mx." + domain]},
+                   "policy-string": policy, "mx-host": mx},
         "summary": {"total-successful-session-count": 2, "total-failure-session-count": 1},
-        "failure-details": [{"result-type": "certificate-expired", "sending-mta-ip": "127.0.3.1",
+        "failure-details": [{"result-type": "certificate-expired", "sending-mta-ip": os.environ["WORLD_HOST_IP"],
                              "receiving-mx-hostname": "mx." + domain, "receiving-ip": "127.0.2.3",
                              "failed-session-count": 1}],
     }],

@@ -24,7 +24,7 @@ if [ $# -gt 0 ]; then VARIANTS=("$@"); else read -r -a VARIANTS <<<"${TLSRPT_VAR
 for f in "$HELPER" "$DLFUNC"; do [ -e "$f" ] || { echo "missing $f: run make all modules"; exit 2; }; done
 PY=/usr/bin/python3   # Debian's, with python3-jsonschema and python3-dkim
 HERE=$ROOT/tests/tlsrpt
-CHECK=("$PY" "$HERE/check-reports.py" --schema "$HERE/tlsrpt-report.schema.json")
+CHECK=("$PY" "$HERE/check-reports.py" --schema "$HERE/tlsrpt-report.schema.json" --sending-ip "$WORLD_HOST_IP")
 SUBMITTER=submitter.test
 DAY=$(date -u +%F)
 
@@ -65,18 +65,24 @@ OUTCOMES=(
     "nopolicy.test delivered"             # no _smtp._tls: no report
 )
 # The reports expected: "mail|post DOMAIN POLICY-SUMMARY" (check-reports.py's
-# summary: per policy TYPE:S=successes,F=failures,RESULT-TYPE=count...).
+# summary: per policy TYPE:S=successes,F=failures, then per failure-details
+# row RESULT-TYPE=count@receiving-mx-hostname/receiving-ip).
+G=$WORLD_RECEIVER_GOOD
+EXPIRED="certificate-expired=1@mx.enforce-expired.test/$WORLD_RECEIVER_EXPIRED"
+NOSTARTTLS="starttls-not-supported=1@mx.enforce-nostarttls.test/$WORLD_RECEIVER_NOSTARTTLS"
+WRONGNAME="certificate-host-mismatch=1@mx.enforce-wrongname.test/$WORLD_RECEIVER_WRONGNAME"
+SELFSIGNED="certificate-not-trusted=1@mx.enforce-selfsigned.test/$WORLD_RECEIVER_SELFSIGNED"
 EXPECTED="\
-mail dane-fail.test tlsa:S=0,F=1,validation-failure=1
-mail enforce-selfsigned.test sts:S=0,F=1,certificate-not-trusted=1
-mail enforce-wrongname.test sts:S=0,F=1,certificate-host-mismatch=1
+mail dane-fail.test tlsa:S=0,F=1,validation-failure=1@mx.dane-fail.test/$G
+mail enforce-selfsigned.test sts:S=0,F=1,$SELFSIGNED
+mail enforce-wrongname.test sts:S=0,F=1,$WRONGNAME
 mail enforce.test sts:S=1,F=0
 mail http500.test no-policy-found:S=1,F=0 sts:S=0,F=1,sts-policy-fetch-error=1
 post bad-policy.test no-policy-found:S=1,F=0 sts:S=0,F=1,sts-policy-invalid=1
-post dane-fail.test tlsa:S=0,F=1,validation-failure=1
-post enforce-expired.test sts:S=0,F=1,certificate-expired=1
-post enforce-nostarttls.test sts:S=0,F=1,starttls-not-supported=1
-post enforce-wrongname.test sts:S=0,F=1,certificate-host-mismatch=1"
+post dane-fail.test tlsa:S=0,F=1,validation-failure=1@mx.dane-fail.test/$G
+post enforce-expired.test sts:S=0,F=1,$EXPIRED
+post enforce-nostarttls.test sts:S=0,F=1,$NOSTARTTLS
+post enforce-wrongname.test sts:S=0,F=1,$WRONGNAME"
 N_MAIL=$(grep -c '^mail ' <<<"$EXPECTED")
 N_POST=$(grep -c '^post ' <<<"$EXPECTED")
 
@@ -152,7 +158,7 @@ run_tests() {
     record_remote_smtp || return
     # sendmail for the reporter: this variant's Exim, queueing only
     printf '#!/bin/sh\nexec %s -C %s -odq "$@"\n' "$EXIM" "$CONF" >"$D/sendmail"
-    chmod 755 "$D/sendmail"
+    step chmod 755 "$D/sendmail"
     check_the_checker
     deliver_all
 
@@ -223,7 +229,7 @@ check_the_checker() {
     check_eq "$V: checker self-check: the sample report passes every check ($(grep -m3 '^not ok' <<<"$out" | tr '\n' ' '))" \
         "$(grep -c '^not ok' <<<"$out") $(grep -c '^ok' <<<"$out")" "0 $(grep -c '^ok' <<<"$out")"
     check_eq "$V: checker self-check: its summary" "$(sed -n 's/^report //p' <<<"$out")" \
-        "mail enforce.test sts:S=2,F=1,certificate-expired=1"
+        "mail enforce.test sts:S=2,F=1,certificate-expired=1@mx.enforce.test/127.0.2.3"
     # (Exim signs Subject by default, not the TLS-Report-* headers)
     sed '0,/^Subject: Report Domain:/s//Subject: Report domain:/' "$f" >"$bad"
     out=$("${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" mail "$bad")
