@@ -61,6 +61,8 @@ OUTCOMES=(
     "dane-fail.test deferred"             # DANE: the TLSA record matches no key
     "http500.test delivered"              # sts-policy-fetch-error, then without a policy
     "bad-policy.test delivered"           # sts-policy-invalid, then without a policy
+    "https-expired.test delivered"        # sts-webpki-invalid, then without a policy
+    "testing.test delivered"              # testing policy: delivered, certificate-expired reported
     "none.test delivered"                 # malformed _smtp._tls: no report
     "nopolicy.test delivered"             # no _smtp._tls: no report
 )
@@ -78,11 +80,13 @@ mail enforce-selfsigned.test sts:S=0,F=1,$SELFSIGNED
 mail enforce-wrongname.test sts:S=0,F=1,$WRONGNAME
 mail enforce.test sts:S=1,F=0
 mail http500.test no-policy-found:S=1,F=0 sts:S=0,F=1,sts-policy-fetch-error=1
+mail https-expired.test no-policy-found:S=1,F=0 sts:S=0,F=1,sts-webpki-invalid=1
 post bad-policy.test no-policy-found:S=1,F=0 sts:S=0,F=1,sts-policy-invalid=1
 post dane-fail.test tlsa:S=0,F=1,validation-failure=1@mx.dane-fail.test/$G
 post enforce-expired.test sts:S=0,F=1,$EXPIRED
 post enforce-nostarttls.test sts:S=0,F=1,$NOSTARTTLS
-post enforce-wrongname.test sts:S=0,F=1,$WRONGNAME"
+post enforce-wrongname.test sts:S=0,F=1,$WRONGNAME
+post testing.test sts:S=0,F=1,certificate-expired=1@mx.testing.test/$WORLD_RECEIVER_EXPIRED"
 N_MAIL=$(grep -c '^mail ' <<<"$EXPECTED")
 N_POST=$(grep -c '^post ' <<<"$EXPECTED")
 
