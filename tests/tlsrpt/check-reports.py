@@ -172,10 +172,10 @@ def check_mail(path, args, validator):
         part = gzparts[0]
         fn = part.get_filename() or ""
         start, end = day_bounds(args.day)
-        fm = re.fullmatch(r"([^!]+)!([^!]+)!(\d+)!(\d+)(![A-Za-z0-9._-]+)?\.json\.gz", fn)
+        fm = re.fullmatch(r"([^!]+)!([^!]+)!(\d+)!(\d+)(![A-Za-z0-9]+)?\.json\.gz", fn)
         ok(bool(fm) and fm.group(1) == args.submitter and fm.group(2) == dom
            and int(fm.group(3)) == start and int(fm.group(4)) in (end - 1, end),
-           "%s: file name submitter!domain!begin!end[!id].json.gz (5.3)" % what, repr(fn))
+           "%s: file name submitter!domain!begin!end[!unique-id].json.gz (5.3)" % what, repr(fn))
         report = check_json(what, part.get_payload(decode=True) or b"", args, validator)
     if report and m:
         ok(report.get("report-id") == m.group(3), "%s: Subject Report-ID is the report-id" % what,
