@@ -12,7 +12,7 @@ section 5.4 media type; both: gzip, JSON valid against the section 4
 schema, the report day, policy-string and mx-host as the world publishes
 them, the sending address) and one line
   report <mail|post> <policy-domain> <policy-summary>
-and one line "report-id ID", where <policy-summary> is, for each policy (sorted), TYPE:S=n,F=n followed
+and the lines "report-id ID" and "reporter ORGANIZATION-NAME|CONTACT-INFO", where <policy-summary> is, for each policy (sorted), TYPE:S=n,F=n followed
 by ,RESULT-TYPE=n[@receiving-mx-hostname/receiving-ip] for each
 failure-details row (sorted): what
 the test compares with the deliveries it made. Exit status 0 (the caller
@@ -224,6 +224,7 @@ def main():
             ok(pdoms == {dom}, "%s %s: every policy's policy-domain is %s" % (args.kind, dom, dom), repr(pdoms))
             out.append("report %s %s %s" % (args.kind, dom, policy_summary(report)))
             out.append("report-id %s" % report.get("report-id"))
+            out.append("reporter %s|%s" % (report.get("organization-name"), report.get("contact-info")))
         else:
             out.append("report %s %s unreadable" % (args.kind, dom))
     print("\n".join(out))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # TLSRPT (RFC 8460) end to end, in the test world, through real Exims: for
-# each variant (4.96 4.98 4.100 with the lookup module, stock-split: Debian's
-# exim4 and configuration through ${dlfunc}; see tests/e2e/lib.sh) messages
-# with known TLS outcomes go to world domains that publish _smtp._tls
+# each variant (4.96 4.98 4.100 with the lookup module; stock-split and
+# stock-single: Debian's exim4 and configuration, split and single-file,
+# through ${dlfunc}; see tests/e2e/lib.sh) messages with known TLS
+# outcomes go to world domains that publish _smtp._tls
 # records (tests/world/README.md, "TLSRPT"); then "mtasts tlsrpt send --day
 # TODAY" reports them, by mail through the same Exim (which DKIM-signs for
 # submitter.test) to the reports receiver and by HTTPS POST to the world's
@@ -20,7 +21,7 @@ set -uo pipefail
 source "$(dirname "$0")/../exim/lib.sh"
 source "$(dirname "$0")/../e2e/lib.sh"
 [ -n "${WORLD_DIR:-}" ] || { echo "run me inside tests/world/run-in-world"; exit 2; }
-if [ $# -gt 0 ]; then VARIANTS=("$@"); else read -r -a VARIANTS <<<"${TLSRPT_VARIANTS:-4.96 4.98 4.100 stock-split}"; fi
+if [ $# -gt 0 ]; then VARIANTS=("$@"); else read -r -a VARIANTS <<<"${TLSRPT_VARIANTS:-4.96 4.98 4.100 stock-split stock-single}"; fi
 for f in "$HELPER" "$DLFUNC"; do [ -e "$f" ] || { echo "missing $f: run make all modules"; exit 2; }; done
 PY=/usr/bin/python3   # Debian's, with python3-jsonschema and python3-dkim
 HERE=$ROOT/tests/tlsrpt
@@ -118,10 +119,17 @@ posts_all() { awk '{print $1}' "$WORLD_COLLECTOR_DIR/requests.log"; }
 after() { tail -n +"$(( $1 + 1 ))"; }                          # lines after the first N
 
 # The reporter's settings (exim-mtasts(5), tlsrpt_*): submitted through
-# this variant's Exim (queueing only, a queue run below delivers).
+# this variant's Exim (queueing only, a queue run below delivers). The
+# organization name, which has spaces, comes from a configuration file
+# (the world's /etc/exim4/mtasts.conf plus it), the rest from --options.
+ORGANIZATION="exim-mtasts test world"
 tlsrpt_options() {
     echo "tlsrpt_submitter=$SUBMITTER tlsrpt_sender=tlsrpt-noreply@$SUBMITTER" \
          "tlsrpt_contact=postmaster@$SUBMITTER tlsrpt_sendmail=$D/sendmail"
+}
+tlsrpt_config() {
+    { cat /etc/exim4/mtasts.conf && echo "tlsrpt_organization = $ORGANIZATION"; } >"$D/mtasts.conf" &&
+        chmod 644 "$D/mtasts.conf"
 }
 
 # tlsrpt_send: one "mtasts tlsrpt send --day TODAY" for this variant's
@@ -129,7 +137,8 @@ tlsrpt_options() {
 # queue run delivers it.
 tlsrpt_send() {
     local rc=0
-    "$HELPER" tlsrpt send --day "$DAY" --store "$D/store" --options "$(tlsrpt_options)" \
+    "$HELPER" tlsrpt send --day "$DAY" --store "$D/store" --config "$D/mtasts.conf" \
+        --options "$(tlsrpt_options)" \
         >"$D/send.out" 2>"$D/send.err" || rc=$?
     check_eq "$V: mtasts tlsrpt send --day $DAY: exit status$([ "$rc" = 0 ] || echo " ($(grep -v 'lost privilege' "$D/send.err" | head -c 300))")" "$rc" 0
     step x -qff >/dev/null 2>&1
@@ -163,6 +172,7 @@ run_tests() {
     # sendmail for the reporter: this variant's Exim, queueing only
     printf '#!/bin/sh\nexec %s -C %s -odq "$@"\n' "$EXIM" "$CONF" >"$D/sendmail"
     step chmod 755 "$D/sendmail"
+    step tlsrpt_config
     check_the_checker
     deliver_all
 
@@ -197,6 +207,8 @@ run_tests() {
     done <<<"$out"
     check_eq "$V: the reports hold exactly the sessions made, one per domain and destination" \
         "$(sed -n 's/^report //p' <<<"$out" | sort)" "$EXPECTED"
+    check_eq "$V: every report names the organization and contact configured" \
+        "$(sed -n 's/^reporter //p' <<<"$out" | sort -u)" "$ORGANIZATION|postmaster@$SUBMITTER"
     check_eq "$V: every report has its own report-id" \
         "$(sed -n 's/^report-id //p' <<<"$out" | sort | uniq -d)" ""
     check_eq "$V: no report for the malformed record (none.test) or none (nopolicy.test)" \
