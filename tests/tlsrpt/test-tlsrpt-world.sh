@@ -107,6 +107,7 @@ deliver_all() {
     # The deferred messages stay queued: drop them, so that the queue runs
     # below deliver only the reports.
     local ids; ids=$(x -bpr | awk '/^ *[0-9]+[smhd] /{print $3}')
+    # shellcheck disable=SC2086  # one argument per id
     [ -z "$ids" ] || step x -Mrm $ids >/dev/null
     # what was recorded, for whoever reads a failure
     "$HELPER" tlsrpt show --store "$D/store" 2>&1 | sed 's/^/# recorded: /'
@@ -195,7 +196,9 @@ run_tests() {
         "503 200 "
 
     out=$(
+        # shellcheck disable=SC2086  # file names and request numbers: no spaces
         [ -z "$mails" ] || "${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" mail $mails
+        # shellcheck disable=SC2086
         [ -z "$posts" ] || "${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" post $posts
     )
     local l
