@@ -150,6 +150,7 @@ static mtasts_status post_with_retries(send_ctx *sc, const char *url, const unsi
         .proxy = sc->o->proxy,
         .connect_timeout_ms = sc->o->connect_timeout,
         .timeout_ms = sc->o->tlsrpt_post_timeout,
+        .allow_private = sc->o->allow_private_policy_host,
     };
     time_t start = time(NULL);
     unsigned delay = 1;

@@ -163,6 +163,17 @@ t "send: a given-up report is not tried again" 0 --out "^skip +$DAY $D -> $URL2:
     -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS tlsrpt_retry_time=0"
 [ "$(posts)" = 2 ] && ok "send: two POSTs to the failing collector in all" || nok "send: two POSTs in all" "$(posts)"
 
+# ------------------------------------------------------------ private addresses
+# The world allows them (allow_private_policy_host = yes in mtasts.conf); by
+# default a rua cannot point the reporter into its own network.
+URL3="https://collector.$D:8443/private"
+setup world-ctl rr $D _smtp._tls TXT "v=TLSRPTv1; rua=$URL3"
+setup world-ctl flush $D
+t "send: a collector on a non-public address is refused by default" 1 \
+    --err "$URL3: refused: non-public address 127\.0\.3\.1 \(allow_private_policy_host\); a later run" \
+    -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS tlsrpt_retry_time=0 allow_private_policy_host=no"
+[ "$(posts)" = 2 ] && ok "send: nothing reached the private collector" || nok "send: nothing reached the private collector" "$(posts)"
+
 # ------------------------------------------------------------ switches, usage
 t "send: tlsrpt_send=no sends nothing" 0 --out "tlsrpt_send is no" \
     -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS tlsrpt_send=no"
