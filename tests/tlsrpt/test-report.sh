@@ -71,6 +71,12 @@ t "send: malformed record: nothing sent, exit 0, says why" 0 --out "^none +$DAY 
     -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS"
 [ "$(mails)" = 0 ] && ok "send: no mail without a valid record" || nok "send: no mail without a valid record"
 
+# ------------------------------------------------------------ default day
+# Without --day: yesterday (and the tlsrpt_give_up days before), never the
+# day still under way.
+t "send: by default not today's outcomes (the day is not over)" 0 --out '^$' \
+    -- tlsrpt send "${ST[@]}" --options "$OPTS"
+
 # ------------------------------------------------------------ dry run
 MAILTO="mailto:tlsrpt@reports.$D"
 URL="https://collector.$D:8443/v1/tlsrpt"
