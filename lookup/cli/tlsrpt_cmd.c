@@ -74,8 +74,14 @@ typedef struct collect_ctx {
 static bool collect(void *ctx, const mtasts_tlsrpt_aggregate *a)
 {
     collect_ctx *c = ctx;
-    json_t *list = json_object_get(c->by_domain, a->policy_domain), *e;
+    json_t *list, *e;
+    mtasts_err err = {{0}};
 
+    /* A name that is no DNS domain has no _smtp._tls record to report to
+     * (and may not even be UTF-8, which JSON keys must be). */
+    if (mtasts_domain_check(a->policy_domain, &err) != MTASTS_OK)
+        return true;
+    list = json_object_get(c->by_domain, a->policy_domain);
     if (!list && (!(list = json_array()) ||
                   json_object_set_new(c->by_domain, a->policy_domain, list) != 0))
         goto nomem;
@@ -302,7 +308,7 @@ static bool find_submitter(const mtasts_options *o, char out[MTASTS_DOMAIN_MAX +
 
     if (o->tlsrpt_submitter[0]) {
         mtasts_strlcpy(host, o->tlsrpt_submitter, sizeof host);
-    } else if (gethostname(host, sizeof host) == 0 && !strchr(host, '.')) {
+    } else if (gethostname(host, sizeof host - 1) == 0 && !strchr(host, '.')) {
         struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *ai = NULL;
 
         if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai && ai->ai_canonname)
