@@ -156,6 +156,34 @@ t "send again: both destinations skipped as already sent, exit 0" 0 \
 grep -q "^skip   $DAY $D -> $MAILTO: already sent" <<<"$out" && [ "$(mails)" = 1 ] && [ "$(posts)" = 2 ] \
     && ok "send again: no second mail, no third POST" || nok "send again: nothing resent" "$out" "mails $(mails) posts $(posts)"
 
+# ------------------------------------------------------------ crash
+# A run killed after sendmail took the report, before it was marked sent:
+# the next run sends it again, with the same report-id (the receiver can
+# deduplicate). The stand-in sendmail keeps the message, then kills the
+# mtasts run that started it (its parent, started by this test).
+cat > "$tmp/sendmail-crash" <<EOS
+#!/bin/sh
+cat > "$tmp/mail/crash.eml"
+kill -9 \$PPID
+EOS
+setup chmod 755 "$tmp/sendmail-crash"
+CRASH="mailto:crash@reports.$D"
+setup world-ctl rr $D _smtp._tls TXT "v=TLSRPTv1; rua=$CRASH"
+setup world-ctl flush $D
+run "$M" tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS tlsrpt_sendmail=$tmp/sendmail-crash"
+[ "$rc" = 137 ] && [ -s "$tmp/mail/crash.eml" ] && ok "crash: the run died after submitting (set-up)" \
+    || nok "crash: the run died after submitting (set-up)" "exit $rc" "$out" "$err"
+t "crash: the next run sends it again and says so" 0 \
+    --out "^resend $DAY $D -> $CRASH: an earlier run stopped while sending it" \
+    -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS"
+subject() { sed -n 's/^Subject: //p' "$1"; }
+last=$(ls "$tmp/mail"/*.eml | grep -v crash | sort -V | tail -1)
+[ "$(subject "$tmp/mail/crash.eml")" = "$(subject "$last")" ] && grep -q "Report-ID: <" "$tmp/mail/crash.eml" \
+    && ok "crash: the resent report has the same report-id" \
+    || nok "crash: the resent report has the same report-id" "$(subject "$tmp/mail/crash.eml")" "$(subject "$last")"
+t "crash: and then it is sent" 0 --out "^skip +$DAY $D -> $CRASH: already sent" \
+    -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS"
+
 # ------------------------------------------------------------ retry, give up
 URL2="https://collector.$D:8443/down"
 setup world-ctl rr $D _smtp._tls TXT "v=TLSRPTv1; rua=$MAILTO,$URL,$URL2"
