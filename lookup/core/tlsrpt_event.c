@@ -235,10 +235,10 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
         if (policy && !tlsa && strcmp(e.cv ? e.cv : "", "1") != 0) {
             result = mtasts_tlsrpt_classify("certificate verification failed", &sess.cert,
                                             e.host, now);
-            why_not = "certificate not verified (policy in testing mode)";
+            why_not = "certificate not verified";
         } else if (policy && !tlsa && mtasts_mx_match_policy(&policy->policy, e.host ? e.host : "") < 0) {
             result = "validation-failure";
-            why_not = "MX host not in the policy (policy in testing mode)";
+            why_not = "MX host not in the policy";
         }
         record(&e, s, policy, tlsa, result, why_not, hooks);
     } else if (!strcmp(e.ev, "dane:fail")) {
