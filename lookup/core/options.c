@@ -45,6 +45,7 @@ static const opt_def opt_table[] = {
     { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
     /* TLSRPT recording (tlsrpt_event.c): Exim's TLS outcomes to the store. */
     { "tlsrpt_record", OPT_BOOL, offsetof(mtasts_options, tlsrpt_record), 0, 0 },
+    { "tlsrpt_nosync", OPT_BOOL, offsetof(mtasts_options, tlsrpt_nosync), 0, 0 },
     /* TLSRPT reports (mtasts tlsrpt send). */
     { "tlsrpt_organization", OPT_TEXT, offsetof(mtasts_options, tlsrpt_organization), 0, 0 },
     { "tlsrpt_contact", OPT_TEXT, offsetof(mtasts_options, tlsrpt_contact), 0, 0 },

@@ -13,6 +13,9 @@
  *                         day already had MTASTS_TLSRPT_AGGREGATES_MAX
  *     "\2tlsrpt-sent:<day>..."  the reporter's marks (expired here by day)
  *
+ *     The first aggregate of a day also deletes every day older than
+ *     MTASTS_TLSRPT_KEEP_DAYS_MAX (once a day, in that transaction).
+ *
  * VALUES
  *     "T1" then netstrings ("<len>:<bytes>"): successes, failures, policy
  *     string, mx patterns, number of detail rows, then per row result
@@ -24,8 +27,12 @@
  *     (and of the day's counter when the aggregate is new). It commits with
  *     MDB_NOMETASYNC (one fdatasync instead of two; LMDB keeps the store
  *     consistent, and an OS crash may lose the last commits: the last
- *     counters, which is acceptable). MDB_NOSYNC would save the other sync
- *     but lets an OS crash corrupt the policy store sharing the file.
+ *     counters, which is acceptable). Measured (tests: 2000 sessions, the
+ *     world's disk): about 60 us CPU per session, 25 us of it in user space,
+ *     the rest the kernel's fdatasync. The option tlsrpt_nosync=yes commits
+ *     with MDB_NOSYNC instead (8 us CPU, 20 us wall): no sync at all, but
+ *     LMDB then keeps its integrity across an OS crash only where the file
+ *     system preserves write order, and the policy cache shares the file.
  * .fi
  */
 #include "tlsrpt_store.h"
@@ -46,6 +53,12 @@
 #define INFO_MAX 512
 
 static unsigned aggregates_max = MTASTS_TLSRPT_AGGREGATES_MAX;
+static unsigned commit_flag = MDB_NOMETASYNC;
+
+void mtasts_tlsrpt_set_nosync(bool nosync)
+{
+    commit_flag = nosync ? MDB_NOSYNC : MDB_NOMETASYNC;
+}
 
 void mtasts_tlsrpt_set_aggregates_max(unsigned n)
 {
@@ -340,10 +353,13 @@ static uint64_t policy_hash(const char *policy, const char *mx)
     return h;
 }
 
+static int expire_fn(mtasts_store *s, MDB_txn *txn, void *ctx);
+
 typedef struct rec_ctx {
     const mtasts_tlsrpt_outcome *o;
     char key[sizeof MTASTS_TLSRPT_KEY_PREFIX + DAY_LEN + MTASTS_DOMAIN_MAX + 24];
     char daykey[sizeof DAY_PREFIX + DAY_LEN];
+    char oldest_kept[DAY_LEN + 1];  /* the backstop's first day kept */
     size_t keylen;
     buf b;
     bool overflow;
@@ -397,6 +413,9 @@ static int record_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
 
         if ((rc = day_counts(s, txn, c->daykey, &aggs, &overflow)) != 0)
             return rc;
+        /* The day's first aggregate: drop days past the backstop. */
+        if (aggs == 0 && overflow == 0 && (rc = expire_fn(s, txn, c->oldest_kept)) != 0)
+            return rc;
         if (aggs >= aggregates_max) {
             c->overflow = true;
             return put_day_counts(s, txn, c->daykey, aggs, overflow + 1);
@@ -440,6 +459,7 @@ mtasts_status mtasts_tlsrpt_record(mtasts_store *s, const mtasts_tlsrpt_outcome 
     if ((st = store_writable(s, err)) != MTASTS_OK)
         return st;
     if (!store_domain_key(o->policy_domain, dom, &dk) || !mtasts_tlsrpt_day_of(o->when, day)
+        || !mtasts_tlsrpt_day_of(o->when - 86400 * MTASTS_TLSRPT_KEEP_DAYS_MAX, c.oldest_kept)
         || (unsigned)o->type > MTASTS_TLSRPT_TLSA) {
         mtasts_errf(err, "tlsrpt: invalid outcome (domain, time or policy type)");
         return MTASTS_INVALID;
@@ -450,10 +470,10 @@ mtasts_status mtasts_tlsrpt_record(mtasts_store *s, const mtasts_tlsrpt_outcome 
                  : policy_hash(o->policy_string, o->mx_patterns));
     c.keylen = (size_t)n;
     snprintf(c.daykey, sizeof c.daykey, "%s%s", DAY_PREFIX, day);
-    /* One fdatasync per record instead of two (see COST above). */
-    mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1);
+    /* One fdatasync per record instead of two, or none (see COST above). */
+    mdb_env_set_flags(s->env, commit_flag, 1);
     rc = store_run_txn(s, 0, record_fn, &c);
-    mdb_env_set_flags(s->env, MDB_NOMETASYNC, 0);
+    mdb_env_set_flags(s->env, commit_flag, 0);
     free(c.b.p);
     if (rc == 0 && c.overflow) {
         mtasts_errf(err, "tlsrpt: %s already has %u aggregates: session counted as overflow",
