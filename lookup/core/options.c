@@ -53,7 +53,8 @@ static const opt_def opt_table[] = {
     { "tlsrpt_sender", OPT_TEXT, offsetof(mtasts_options, tlsrpt_sender), 0, 0 },
     { "tlsrpt_sendmail", OPT_TEXT, offsetof(mtasts_options, tlsrpt_sendmail), 0, 0 },
     { "tlsrpt_send", OPT_BOOL, offsetof(mtasts_options, tlsrpt_send), 0, 0 },
-    { "tlsrpt_retention", OPT_UINT, offsetof(mtasts_options, tlsrpt_retention), 1, 366 },
+    /* at most MTASTS_TLSRPT_KEEP_DAYS_MAX: the store keeps no more anyway */
+    { "tlsrpt_retention", OPT_UINT, offsetof(mtasts_options, tlsrpt_retention), 1, 31 },
     { "tlsrpt_give_up", OPT_UINT, offsetof(mtasts_options, tlsrpt_give_up), 0, 30 },
     { "tlsrpt_retry_time", OPT_UINT, offsetof(mtasts_options, tlsrpt_retry_time), 0, 3600 },
     { "tlsrpt_post_timeout", OPT_UINT, offsetof(mtasts_options, tlsrpt_post_timeout), 1000,
