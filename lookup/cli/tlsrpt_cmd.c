@@ -281,8 +281,9 @@ static bool send_day(send_ctx *sc, const char *day)
         mtasts_err_clear(&err);
         st = mtasts_dns_tlsrpt(sc->dns, domain, &rua, &err);
         if (st == MTASTS_NOT_FOUND || st == MTASTS_INVALID) {
-            /* 3: the domain does not implement TLSRPT */
-            if (!sc->quiet || st == MTASTS_INVALID)
+            /* 3: the domain does not implement TLSRPT (its owner's
+             * business, not the reporter's: not even --quiet's mail) */
+            if (!sc->quiet)
                 printf("none   %s %s: %s\n", day, domain,
                        st == MTASTS_INVALID ? err.msg : "no TLSRPT record");
             continue;

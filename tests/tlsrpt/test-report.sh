@@ -70,6 +70,8 @@ setup world-ctl flush $D
 t "send: malformed record: nothing sent, exit 0, says why" 0 --out "^none +$DAY $D: .*rua \"reports\": not a URI" \
     -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS"
 [ "$(mails)" = 0 ] && ok "send: no mail without a valid record" || nok "send: no mail without a valid record"
+t "send --quiet: a malformed record is no news for cron" 0 --out '^$' --err '^$' \
+    -- tlsrpt send --quiet --day "$DAY" "${ST[@]}" --options "$OPTS"
 
 # ------------------------------------------------------------ default day
 # Without --day: yesterday (and the tlsrpt_give_up days before), never the
