@@ -161,11 +161,15 @@ $(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
 # libFuzzer targets (clang), linked with the core sources compiled for fuzzing.
 # The fuzzed parsers are pure: only they and what they use are linked.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) -Ilookup/core
-FUZZ_CORE   := $(addprefix lookup/core/,common.c policy.c txt_record.c mx_match.c record.c \
-                 domain.c tlsrpt_txt.c tlsrpt_classify.c)
+FUZZ_CORE   := $(addprefix lookup/core/,common.c policy.c txt_record.c mx_match.c record.c tlsrpt_classify.c)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE)
+# The _smtp._tls record parser and what it uses.
+$(BUILD)/fuzz/fuzz_tlsrpt_txt: tests/fuzz/fuzz_tlsrpt_txt.c $(FUZZ_CORE) lookup/core/domain.c \
+		lookup/core/tlsrpt_txt.c $(wildcard lookup/core/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE) lookup/core/domain.c lookup/core/tlsrpt_txt.c
 # A received TLSRPT report (mtasts tlsrpt read): the reader, jansson, zlib.
 $(BUILD)/fuzz/fuzz_tlsrpt_read: tests/fuzz/fuzz_tlsrpt_read.c lookup/tlsrpt/report_read.c \
 		lookup/tlsrpt/report_read.h

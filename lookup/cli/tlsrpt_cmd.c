@@ -74,8 +74,14 @@ typedef struct collect_ctx {
 static bool collect(void *ctx, const mtasts_tlsrpt_aggregate *a)
 {
     collect_ctx *c = ctx;
-    json_t *list = json_object_get(c->by_domain, a->policy_domain), *e;
+    json_t *list, *e;
+    mtasts_err err = {{0}};
 
+    /* A name that is no DNS domain has no _smtp._tls record to report to
+     * (and may not even be UTF-8, which JSON keys must be). */
+    if (mtasts_domain_check(a->policy_domain, &err) != MTASTS_OK)
+        return true;
+    list = json_object_get(c->by_domain, a->policy_domain);
     if (!list && (!(list = json_array()) ||
                   json_object_set_new(c->by_domain, a->policy_domain, list) != 0))
         goto nomem;
@@ -150,6 +156,7 @@ static mtasts_status post_with_retries(send_ctx *sc, const char *url, const unsi
         .proxy = sc->o->proxy,
         .connect_timeout_ms = sc->o->connect_timeout,
         .timeout_ms = sc->o->tlsrpt_post_timeout,
+        .allow_private = sc->o->allow_private_policy_host,
     };
     time_t start = time(NULL);
     unsigned delay = 1;
@@ -274,8 +281,9 @@ static bool send_day(send_ctx *sc, const char *day)
         mtasts_err_clear(&err);
         st = mtasts_dns_tlsrpt(sc->dns, domain, &rua, &err);
         if (st == MTASTS_NOT_FOUND || st == MTASTS_INVALID) {
-            /* 3: the domain does not implement TLSRPT */
-            if (!sc->quiet || st == MTASTS_INVALID)
+            /* 3: the domain does not implement TLSRPT (its owner's
+             * business, not the reporter's: not even --quiet's mail) */
+            if (!sc->quiet)
                 printf("none   %s %s: %s\n", day, domain,
                        st == MTASTS_INVALID ? err.msg : "no TLSRPT record");
             continue;
@@ -301,7 +309,7 @@ static bool find_submitter(const mtasts_options *o, char out[MTASTS_DOMAIN_MAX +
 
     if (o->tlsrpt_submitter[0]) {
         mtasts_strlcpy(host, o->tlsrpt_submitter, sizeof host);
-    } else if (gethostname(host, sizeof host) == 0 && !strchr(host, '.')) {
+    } else if (gethostname(host, sizeof host - 1) == 0 && !strchr(host, '.')) {
         struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *ai = NULL;
 
         if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai && ai->ai_canonname)

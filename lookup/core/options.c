@@ -45,6 +45,7 @@ static const opt_def opt_table[] = {
     { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
     /* TLSRPT recording (tlsrpt_event.c): Exim's TLS outcomes to the store. */
     { "tlsrpt_record", OPT_BOOL, offsetof(mtasts_options, tlsrpt_record), 0, 0 },
+    { "tlsrpt_nosync", OPT_BOOL, offsetof(mtasts_options, tlsrpt_nosync), 0, 0 },
     /* TLSRPT reports (mtasts tlsrpt send). */
     { "tlsrpt_organization", OPT_TEXT, offsetof(mtasts_options, tlsrpt_organization), 0, 0 },
     { "tlsrpt_contact", OPT_TEXT, offsetof(mtasts_options, tlsrpt_contact), 0, 0 },
@@ -52,12 +53,12 @@ static const opt_def opt_table[] = {
     { "tlsrpt_sender", OPT_TEXT, offsetof(mtasts_options, tlsrpt_sender), 0, 0 },
     { "tlsrpt_sendmail", OPT_TEXT, offsetof(mtasts_options, tlsrpt_sendmail), 0, 0 },
     { "tlsrpt_send", OPT_BOOL, offsetof(mtasts_options, tlsrpt_send), 0, 0 },
-    { "tlsrpt_retention", OPT_UINT, offsetof(mtasts_options, tlsrpt_retention), 1, 366 },
+    /* at most MTASTS_TLSRPT_KEEP_DAYS_MAX: the store keeps no more anyway */
+    { "tlsrpt_retention", OPT_UINT, offsetof(mtasts_options, tlsrpt_retention), 1, 31 },
     { "tlsrpt_give_up", OPT_UINT, offsetof(mtasts_options, tlsrpt_give_up), 0, 30 },
     { "tlsrpt_retry_time", OPT_UINT, offsetof(mtasts_options, tlsrpt_retry_time), 0, 3600 },
     { "tlsrpt_post_timeout", OPT_UINT, offsetof(mtasts_options, tlsrpt_post_timeout), 1000,
       300000 },
-    { "tlsrpt_nosync", OPT_BOOL, offsetof(mtasts_options, tlsrpt_nosync), 0, 0 },
 };
 #undef PATH
 #undef UINT

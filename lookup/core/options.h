@@ -52,6 +52,8 @@
  *                                                   answer "no policy"
  *     tlsrpt_record    yes                          record TLS session
  *                                                   outcomes (RFC 8460)
+ *     tlsrpt_nosync    no                           ... without fdatasync
+ *                                                   (tlsrpt_store.c, COST)
  *   TLSRPT reports (mtasts tlsrpt send; exim-mtasts(5)):
  *     tlsrpt_organization  (tlsrpt_submitter)       organization-name
  *     tlsrpt_contact   (mailto:postmaster@SUBMITTER) contact-info
@@ -67,8 +69,6 @@
  *     The tlsrpt_organization and tlsrpt_contact texts may hold spaces in
  *     the configuration file; mtasts_options_format() leaves the tlsrpt_
  *     settings out (the helper does not need them).
- *     tlsrpt_nosync    no                           ... without fdatasync
- *                                                   (tlsrpt_store.c, COST)
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -110,6 +110,7 @@ typedef struct mtasts_options {
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
     bool disabled;             /* off switch: every lookup is "no policy" */
     bool tlsrpt_record;        /* record TLS outcomes for TLSRPT */
+    bool tlsrpt_nosync;        /* ... committed without fdatasync */
     /* TLSRPT reports (mtasts tlsrpt send, RFC 8460); text settings may hold
      * spaces in the configuration file and are not handed to the helper. */
     char tlsrpt_organization[MTASTS_PATH_MAX];  /* organization-name */
@@ -122,7 +123,6 @@ typedef struct mtasts_options {
     unsigned tlsrpt_give_up;                    /* days a report is retried */
     unsigned tlsrpt_retry_time;                 /* s of retries in one run */
     unsigned tlsrpt_post_timeout;               /* ms per HTTPS POST */
-    bool tlsrpt_nosync;        /* ... committed without fdatasync */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);

@@ -13,6 +13,9 @@
  *                         day already had MTASTS_TLSRPT_AGGREGATES_MAX
  *     "\2tlsrpt-sent:<day>..."  the reporter's marks (expired here by day)
  *
+ *     The first aggregate of a day also deletes every day older than
+ *     MTASTS_TLSRPT_KEEP_DAYS_MAX (once a day, in that transaction).
+ *
  * VALUES
  *     "T1" then netstrings ("<len>:<bytes>"): successes, failures, policy
  *     string, mx patterns, number of detail rows, then per row result
@@ -350,10 +353,13 @@ static uint64_t policy_hash(const char *policy, const char *mx)
     return h;
 }
 
+static int expire_fn(mtasts_store *s, MDB_txn *txn, void *ctx);
+
 typedef struct rec_ctx {
     const mtasts_tlsrpt_outcome *o;
     char key[sizeof MTASTS_TLSRPT_KEY_PREFIX + DAY_LEN + MTASTS_DOMAIN_MAX + 24];
     char daykey[sizeof DAY_PREFIX + DAY_LEN];
+    char oldest_kept[DAY_LEN + 1];  /* the backstop's first day kept */
     size_t keylen;
     buf b;
     bool overflow;
@@ -407,6 +413,9 @@ static int record_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
 
         if ((rc = day_counts(s, txn, c->daykey, &aggs, &overflow)) != 0)
             return rc;
+        /* The day's first aggregate: drop days past the backstop. */
+        if (aggs == 0 && overflow == 0 && (rc = expire_fn(s, txn, c->oldest_kept)) != 0)
+            return rc;
         if (aggs >= aggregates_max) {
             c->overflow = true;
             return put_day_counts(s, txn, c->daykey, aggs, overflow + 1);
@@ -450,6 +459,7 @@ mtasts_status mtasts_tlsrpt_record(mtasts_store *s, const mtasts_tlsrpt_outcome 
     if ((st = store_writable(s, err)) != MTASTS_OK)
         return st;
     if (!store_domain_key(o->policy_domain, dom, &dk) || !mtasts_tlsrpt_day_of(o->when, day)
+        || !mtasts_tlsrpt_day_of(o->when - 86400 * MTASTS_TLSRPT_KEEP_DAYS_MAX, c.oldest_kept)
         || (unsigned)o->type > MTASTS_TLSRPT_TLSA) {
         mtasts_errf(err, "tlsrpt: invalid outcome (domain, time or policy type)");
         return MTASTS_INVALID;

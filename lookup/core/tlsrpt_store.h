@@ -45,9 +45,14 @@
 #define MTASTS_TLSRPT_DETAILS_MAX 32
 
 /* Aggregates created per UTC day at most (a flood of distinct domains must
- * not fill the store: about 1 KiB each, so some 20 MiB). Outcomes that would
- * need another aggregate are only counted, as that day's overflow. */
-#define MTASTS_TLSRPT_AGGREGATES_MAX 20000
+ * not fill the store: 0.3 to 1 KiB each). Outcomes that would need another
+ * aggregate are only counted, as that day's overflow. */
+#define MTASTS_TLSRPT_AGGREGATES_MAX 10000
+/* A backstop for a reporter that never runs: the first record of a day
+ * deletes what is older than this many days (the reporter's retention,
+ * mtasts_tlsrpt_expire(), is normally shorter). With the bound above the
+ * outcomes use at most some 300 MB of the store. */
+#define MTASTS_TLSRPT_KEEP_DAYS_MAX 31
 /* Tests: a smaller bound for this process (0: the default). */
 void mtasts_tlsrpt_set_aggregates_max(unsigned n);
 

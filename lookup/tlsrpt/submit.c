@@ -3,8 +3,10 @@
  * contract: submit.h.
  */
 #include "submit.h"
+#include "address.h"
 #include "fetch.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -23,12 +25,40 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
+typedef struct open_ctx {
+    bool allow_private;
+    char refused[INET6_ADDRSTRLEN];
+} open_ctx;
+
+/* every connection libcurl opens: refuse non-public addresses (a domain's
+ * rua must not reach into the reporter's own network) */
+static curl_socket_t open_cb(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    open_ctx *o = ctx;
+    char text[INET6_ADDRSTRLEN] = "";
+
+    (void)purpose;
+    if (a->family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&a->addr)->sin_addr, text,
+                  sizeof text);
+    else if (a->family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&a->addr)->sin6_addr, text,
+                  sizeof text);
+    if (!o->allow_private && !mtasts_address_public(text)) {
+        if (!o->refused[0])
+            memcpy(o->refused, text, sizeof o->refused);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 mtasts_status tlsrpt_post(const tlsrpt_post_config *cfg, const char *url, const void *body,
                           size_t len, long *status, mtasts_err *err)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdr = NULL, *h2;
     struct stat sb;
+    open_ctx oc = { cfg->allow_private || (cfg->proxy && *cfg->proxy), "" };
     CURL *c;
     CURLcode rc;
 
@@ -39,7 +69,7 @@ mtasts_status tlsrpt_post(const tlsrpt_post_config *cfg, const char *url, const 
         !(h2 = curl_slist_append(hdr, "Expect:"))) {
         curl_slist_free_all(hdr);
         curl_easy_cleanup(c);
-        mtasts_errf(err, "%s: cannot set up libcurl", url);
+        mtasts_errf(err, "cannot set up libcurl");
         return MTASTS_TEMPFAIL;
     }
     hdr = h2;
@@ -69,16 +99,23 @@ mtasts_status tlsrpt_post(const tlsrpt_post_config *cfg, const char *url, const 
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_cb);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &oc);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdr);
+    if (rc != CURLE_OK && oc.refused[0]) {
+        mtasts_errf(err, "refused: non-public address %s (allow_private_policy_host)",
+                    oc.refused);
+        return MTASTS_TEMPFAIL;
+    }
     if (rc != CURLE_OK) {
-        mtasts_errf(err, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        mtasts_errf(err, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
         return MTASTS_TEMPFAIL;
     }
     if (*status < 200 || *status > 299) {
-        mtasts_errf(err, "%s: HTTP %ld", url, *status);
+        mtasts_errf(err, "HTTP %ld", *status);
         return MTASTS_TEMPFAIL;
     }
     return MTASTS_OK;

@@ -5,9 +5,11 @@
  * application/tlsrpt+gzip through libcurl: https only, PKIX-verified
  * (cfg's CA file/directory, else the system's), no redirects (a 3xx is a
  * failure), no proxy unless configured (the environment is ignored),
- * bounded by cfg->timeout_ms. MTASTS_OK on a 2xx answer (*status holds
+ * bounded by cfg->timeout_ms; only to public addresses (address.h) unless
+ * cfg->allow_private or a proxy is set. MTASTS_OK on a 2xx answer (*status holds
  * it); MTASTS_TEMPFAIL for any other answer or failure, with the reason in
- * err (the caller retries with backoff, 5.4).
+ * err ("HTTP 503", libcurl's message; the caller names the URL and retries
+ * with backoff, 5.4).
  *
  * tlsrpt_sendmail(): run "SENDMAIL -t -oi [-f SENDER]" (no shell) with
  * the message on its standard input and wait at most timeout_s for it;
@@ -25,6 +27,9 @@ typedef struct tlsrpt_post_config {
     const char *proxy;              /* NULL or "": none */
     unsigned connect_timeout_ms;
     unsigned timeout_ms;
+    /* connect to non-public addresses too (allow_private_policy_host):
+     * by default a rua cannot point the reporter at an internal network */
+    bool allow_private;
 } tlsrpt_post_config;
 
 mtasts_status tlsrpt_post(const tlsrpt_post_config *cfg, const char *url, const void *body,

@@ -21,7 +21,7 @@ log() { echo "chroot $REL: $*" >&2; }
 MIRROR=http://deb.debian.org/debian
 # Build dependencies (debian/control) and the tools that run in the chroot.
 PKGS=(build-essential debhelper pkg-config libssl-dev libcurl4-openssl-dev
-      libldns-dev liblmdb-dev exim4-dev lintian ca-certificates)
+      libldns-dev liblmdb-dev exim4-dev libjansson-dev zlib1g-dev lintian ca-certificates)
 # Installed by the tests with apt, from these cached archives (with their
 # Recommends, as apt installs them by default).
 DOWNLOAD=(exim4-daemon-heavy)

@@ -7,7 +7,7 @@ set -euo pipefail
 
 DEB_PKGS=(debhelper dpkg-dev lintian mmdebstrap debian-archive-keyring fakeroot
           build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-dev
-          liblmdb-dev exim4-dev)
+          liblmdb-dev exim4-dev libjansson-dev zlib1g-dev)
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do

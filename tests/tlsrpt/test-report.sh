@@ -70,6 +70,14 @@ setup world-ctl flush $D
 t "send: malformed record: nothing sent, exit 0, says why" 0 --out "^none +$DAY $D: .*rua \"reports\": not a URI" \
     -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS"
 [ "$(mails)" = 0 ] && ok "send: no mail without a valid record" || nok "send: no mail without a valid record"
+t "send --quiet: a malformed record is no news for cron" 0 --out '^$' --err '^$' \
+    -- tlsrpt send --quiet --day "$DAY" "${ST[@]}" --options "$OPTS"
+
+# ------------------------------------------------------------ default day
+# Without --day: yesterday (and the tlsrpt_give_up days before), never the
+# day still under way.
+t "send: by default not today's outcomes (the day is not over)" 0 --out '^$' \
+    -- tlsrpt send "${ST[@]}" --options "$OPTS"
 
 # ------------------------------------------------------------ dry run
 MAILTO="mailto:tlsrpt@reports.$D"
@@ -150,6 +158,34 @@ t "send again: both destinations skipped as already sent, exit 0" 0 \
 grep -q "^skip   $DAY $D -> $MAILTO: already sent" <<<"$out" && [ "$(mails)" = 1 ] && [ "$(posts)" = 2 ] \
     && ok "send again: no second mail, no third POST" || nok "send again: nothing resent" "$out" "mails $(mails) posts $(posts)"
 
+# ------------------------------------------------------------ crash
+# A run killed after sendmail took the report, before it was marked sent:
+# the next run sends it again, with the same report-id (the receiver can
+# deduplicate). The stand-in sendmail keeps the message, then kills the
+# mtasts run that started it (its parent, started by this test).
+cat > "$tmp/sendmail-crash" <<EOS
+#!/bin/sh
+cat > "$tmp/mail/crash.eml"
+kill -9 \$PPID
+EOS
+setup chmod 755 "$tmp/sendmail-crash"
+CRASH="mailto:crash@reports.$D"
+setup world-ctl rr $D _smtp._tls TXT "v=TLSRPTv1; rua=$CRASH"
+setup world-ctl flush $D
+run "$M" tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS tlsrpt_sendmail=$tmp/sendmail-crash"
+[ "$rc" = 137 ] && [ -s "$tmp/mail/crash.eml" ] && ok "crash: the run died after submitting (set-up)" \
+    || nok "crash: the run died after submitting (set-up)" "exit $rc" "$out" "$err"
+t "crash: the next run sends it again and says so" 0 \
+    --out "^resend $DAY $D -> $CRASH: an earlier run stopped while sending it" \
+    -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS"
+subject() { sed -n 's/^Subject: //p' "$1"; }
+last=$(ls "$tmp/mail"/*.eml | grep -v crash | sort -V | tail -1)
+[ "$(subject "$tmp/mail/crash.eml")" = "$(subject "$last")" ] && grep -q "Report-ID: <" "$tmp/mail/crash.eml" \
+    && ok "crash: the resent report has the same report-id" \
+    || nok "crash: the resent report has the same report-id" "$(subject "$tmp/mail/crash.eml")" "$(subject "$last")"
+t "crash: and then it is sent" 0 --out "^skip +$DAY $D -> $CRASH: already sent" \
+    -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS"
+
 # ------------------------------------------------------------ retry, give up
 URL2="https://collector.$D:8443/down"
 setup world-ctl rr $D _smtp._tls TXT "v=TLSRPTv1; rua=$MAILTO,$URL,$URL2"
@@ -162,6 +198,17 @@ t "send: past tlsrpt_give_up: one more try, then given up with a log line" 1 \
 t "send: a given-up report is not tried again" 0 --out "^skip +$DAY $D -> $URL2: given up earlier" \
     -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS tlsrpt_retry_time=0"
 [ "$(posts)" = 2 ] && ok "send: two POSTs to the failing collector in all" || nok "send: two POSTs in all" "$(posts)"
+
+# ------------------------------------------------------------ private addresses
+# The world allows them (allow_private_policy_host = yes in mtasts.conf); by
+# default a rua cannot point the reporter into its own network.
+URL3="https://collector.$D:8443/private"
+setup world-ctl rr $D _smtp._tls TXT "v=TLSRPTv1; rua=$URL3"
+setup world-ctl flush $D
+t "send: a collector on a non-public address is refused by default" 1 \
+    --err "$URL3: refused: non-public address 127\.0\.3\.1 \(allow_private_policy_host\); a later run" \
+    -- tlsrpt send --day "$DAY" "${ST[@]}" --options "$OPTS tlsrpt_retry_time=0 allow_private_policy_host=no"
+[ "$(posts)" = 2 ] && ok "send: nothing reached the private collector" || nok "send: nothing reached the private collector" "$(posts)"
 
 # ------------------------------------------------------------ switches, usage
 t "send: tlsrpt_send=no sends nothing" 0 --out "tlsrpt_send is no" \

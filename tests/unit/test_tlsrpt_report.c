@@ -5,6 +5,7 @@
  * crash between submitting and marking.
  */
 #include "report.h"
+#include "options.h"
 #include "report_read.h"
 #include "tlsrpt_sent.h"
 #include "tlsrpt_store.h"
@@ -332,6 +333,42 @@ static void test_sent_marks(void)
     close(gofd[1]);
 }
 
+/* the report settings: texts with spaces from the file, never handed to
+ * the helper, bounds checked */
+static void test_options(void)
+{
+    mtasts_options o;
+    mtasts_err err = {{0}};
+    char path[128], buf[4096];
+    FILE *f;
+
+    mtasts_options_init(&o);
+    CHECK_INT(o.tlsrpt_retention, 7, "retention default");
+    CHECK_INT(o.tlsrpt_send, 1, "send default");
+    CHECK_STR(o.tlsrpt_sendmail, "/usr/sbin/sendmail", "sendmail default");
+    snprintf(path, sizeof path, "%s/mtasts.conf", dir);
+    if (!(f = fopen(path, "w"))) {
+        CHECK(0, "write %s", path);
+        return;
+    }
+    fputs("tlsrpt_organization = Example Org Ltd\ntlsrpt_contact = mailto:tls@example.org\n"
+          "tlsrpt_give_up = 5\n", f);
+    fclose(f);
+    CHECK_INT(mtasts_options_load(&o, path, &err), MTASTS_OK, "load");
+    CHECK_STR(o.tlsrpt_organization, "Example Org Ltd", "organization with spaces");
+    CHECK_STR(o.tlsrpt_contact, "mailto:tls@example.org", "contact");
+    CHECK_INT(o.tlsrpt_give_up, 5, "give_up");
+    mtasts_options_format(&o, buf, sizeof buf);
+    CHECK(!strstr(buf, "tlsrpt_organization") && !strstr(buf, "tlsrpt_contact"),
+          "texts not formatted for the helper: %s", buf);
+    CHECK_INT(mtasts_options_parse(&o, "tlsrpt_retention=0", &err), MTASTS_INVALID,
+              "retention 0 refused");
+    mtasts_err_clear(&err);
+    CHECK_INT(mtasts_options_parse(&o, "tlsrpt_sender=a\rb@x", &err), MTASTS_INVALID,
+              "control character refused (it would reach a mail header)");
+    unlink(path);
+}
+
 int main(void)
 {
     char p[128];
@@ -345,6 +382,7 @@ int main(void)
     test_ids();
     test_gzip_and_mime();
     test_sent_marks();
+    test_options();
     free(report_text);
     snprintf(p, sizeof p, "%s/data.mdb", dir);
     unlink(p);

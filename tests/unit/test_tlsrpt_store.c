@@ -239,6 +239,11 @@ static void test_expire_and_flush(void)
     CHECK(mtasts_tlsrpt_day_stats(s, "2025-12-02", &aggs, &overflow, &err) == MTASTS_OK
           && aggs == 0, "expired day counter: %llu", (unsigned long long)aggs);
     CHECK(mtasts_tlsrpt_expire(s, "2025-12-2", &err) == MTASTS_INVALID, "bad day refused");
+    /* The backstop: a new day's first record drops days older than the bound. */
+    rec(s, sts("example.com", DAY1 + 86400 * MTASTS_TLSRPT_KEEP_DAYS_MAX, NULL));
+    CHECK_INT(walk(s, NULL).n, 3, "the bound's last day kept");
+    rec(s, sts("example.com", DAY1 + 86400 * (MTASTS_TLSRPT_KEEP_DAYS_MAX + 1), NULL));
+    CHECK_INT(walk(s, NULL).n, 2, "days past the bound dropped by a new day");
     mtasts_store_close(&s);
     rm_tmp(dir);
 }
