@@ -65,6 +65,7 @@ OUTCOMES=(
     "https-expired.test delivered"        # sts-webpki-invalid, then without a policy
     "testing.test delivered"              # testing policy: delivered, certificate-expired reported
     "none.test delivered"                 # malformed _smtp._tls: no report
+    "enforce-twomx.test delivered"        # two _smtp._tls records: no report
     "nopolicy.test delivered"             # no _smtp._tls: no report
 )
 # The reports expected: "mail|post DOMAIN POLICY-SUMMARY" (check-reports.py's
@@ -110,7 +111,14 @@ deliver_all() {
     # shellcheck disable=SC2086  # one argument per id
     [ -z "$ids" ] || step x -Mrm $ids >/dev/null
     # what was recorded, for whoever reads a failure
-    "$HELPER" tlsrpt show --store "$D/store" 2>&1 | sed 's/^/# recorded: /'
+    local shown
+    shown=$("$HELPER" tlsrpt show --store "$D/store" 2>&1)
+    printf '%s\n' "$shown" | sed 's/^/# recorded: /'
+    # The domains that must get no report did have sessions to report: the
+    # "no report" checks below are not vacuous.
+    for d in none.test enforce-twomx.test nopolicy.test; do
+        check_grep "$V: $d: sessions recorded (a report would have content)" "^$DAY $d policy=[a-z-]+ sessions=[1-9]" "$shown"
+    done
 }
 
 # ------------------------------------------------------------ reports
@@ -214,8 +222,8 @@ run_tests() {
         "$(sed -n 's/^reporter //p' <<<"$out" | sort -u)" "$ORGANIZATION|postmaster@$SUBMITTER"
     check_eq "$V: every report has its own report-id" \
         "$(sed -n 's/^report-id //p' <<<"$out" | sort | uniq -d)" ""
-    check_eq "$V: no report for the malformed record (none.test) or none (nopolicy.test)" \
-        "$(grep -cE '^report [a-z]+ (none|nopolicy)\.test ' <<<"$out")" 0
+    check_eq "$V: no report for a malformed record (none.test), two records (enforce-twomx.test) or none (nopolicy.test)" \
+        "$(grep -cE '^report [a-z]+ (none|enforce-twomx|nopolicy)\.test ' <<<"$out")" 0
 
     # Again: everything was sent; nothing goes out twice.
     m0=$(reports_mail | wc -l); pa0=$(posts_all | wc -l)
