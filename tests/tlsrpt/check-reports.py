@@ -95,6 +95,11 @@ def check_policy(what, pol):
 
 def check_json(what, gz, args, validator):
     """The report inside a gzip body: gzip, JSON, schema, day, counts."""
+    if args.save_dir:
+        # as the receiving domain would keep it, for "mtasts tlsrpt read"
+        name = re.sub(r"[^A-Za-z0-9.-]", "_", what.split(" (")[0]) + ".json.gz"
+        with open(os.path.join(args.save_dir, name), "wb") as f:
+            f.write(gz)
     try:
         raw = gzip.decompress(gz)
     except (OSError, EOFError) as e:
@@ -207,6 +212,7 @@ def main():
     ap.add_argument("--submitter", required=True)
     ap.add_argument("--day", required=True)
     ap.add_argument("--sending-ip", required=True, help="the sender's address (sending-mta-ip)")
+    ap.add_argument("--save-dir", help="write each report's gzip body there as KIND_DOMAIN.json.gz")
     ap.add_argument("kind", choices=("mail", "post"))
     ap.add_argument("items", nargs="+")
     args = ap.parse_args()

@@ -203,11 +203,13 @@ run_tests() {
         "$(after "$pa0" <"$WORLD_COLLECTOR_DIR/requests.log" | awk -v p="$(cut -d' ' -f4 <<<"$first503")" '$4 == p {print $5}' | tr '\n' ' ')" \
         "503 200 "
 
+    local saved=$D/received
+    rm -rf "$saved" && mkdir "$saved"
     out=$(
         # shellcheck disable=SC2086  # file names and request numbers: no spaces
-        [ -z "$mails" ] || "${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" mail $mails
+        [ -z "$mails" ] || "${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" --save-dir "$saved" mail $mails
         # shellcheck disable=SC2086
-        [ -z "$posts" ] || "${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" post $posts
+        [ -z "$posts" ] || "${CHECK[@]}" --submitter "$SUBMITTER" --day "$DAY" --save-dir "$saved" post $posts
     )
     local l
     while IFS= read -r l; do
@@ -218,6 +220,16 @@ run_tests() {
     done <<<"$out"
     check_eq "$V: the reports hold exactly the sessions made, one per domain and destination" \
         "$(sed -n 's/^report //p' <<<"$out" | sort)" "$EXPECTED"
+    # What a receiving domain does with them: mtasts tlsrpt read prints each.
+    local gz rd rc n_read=0
+    for gz in "$saved"/*.json.gz; do
+        [ -e "$gz" ] || continue
+        n_read=$((n_read + 1))
+        rd=$("$HELPER" tlsrpt read "$gz" 2>&1) && rc=0 || rc=$?
+        check_grep "$V: mtasts tlsrpt read $(basename "$gz"): exit 0 and a summary of the report" \
+            "^0 report [^ ]+\$" "$rc $(head -n1 <<<"$rd")"
+    done
+    check_eq "$V: mtasts tlsrpt read: every report read" "$n_read" "$((N_MAIL + N_POST))"
     check_eq "$V: every report names the organization and contact configured" \
         "$(sed -n 's/^reporter //p' <<<"$out" | sort -u)" "$ORGANIZATION|postmaster@$SUBMITTER"
     check_eq "$V: every report has its own report-id" \
