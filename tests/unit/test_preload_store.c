@@ -19,7 +19,7 @@ static char *mkdir_tmp(void)
     static int n;
     char *d = dirs[n++ % 8];
 
-    strcpy(d, "/tmp/mtasts-preload-XXXXXX");
+    strcpy(d, "/tmp/mtasts-plstore-XXXXXX");
     if (!mkdtemp(d)) {
         perror("mkdtemp");
         exit(2);
