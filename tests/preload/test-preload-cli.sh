@@ -34,11 +34,12 @@ earlier=$(date -u -d '-30 days' +%Y-%m-%dT%H:%M:%SZ)
 yesterday=$(date -u -d '-1 day' +%Y-%m-%dT%H:%M:%SZ)
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-# eff_list FILE EXPIRES: an EFF list (an alias, a leading-dot suffix, testing)
+# eff_list FILE EXPIRES [TIMESTAMP]: an EFF list (an alias, a leading-dot
+# suffix, testing), made TIMESTAMP (default 30 days ago)
 eff_list() {
     cat >"$1" <<EOF
 {
-  "timestamp": "$earlier",
+  "timestamp": "${3:-$earlier}",
   "expires": "$2",
   "version": "0.1",
   "author": "test",
@@ -87,6 +88,13 @@ tj "list: only the new list" 0 \
     'len(d) == 1 and d[0]["domain"] == "own.example" and d[0]["id"] == "own20261201" and d[0]["mx"] == ["mx1.own.example", "*.mx.own.example"] and d[0]["expires_at"] - d[0]["taken_at"] == 604800' \
     -- preload list --json "${ST[@]}"
 
+t "import: an older list is refused (no rollback by replaying a list)" 1 \
+    --err "import refused: .*eff\.json: the list was generated at .*, before the stored one .*--allow-older" \
+    -- preload import "${ST[@]}" "$tmp/eff.json"
+t "import --allow-older: imports it anyway" 0 --out "^imported 3 domains" \
+    -- preload import --allow-older "${ST[@]}" "$tmp/eff.json"
+t "import: a newer list again" 0 --out "^imported 1 domains" -- preload import "${ST[@]}" "$tmp/own.json"
+
 # ------------------------------------------------- refused imports keep the old list
 eff_list "$tmp/expired.json" "$yesterday"
 t "import: an expired list is refused" 1 --err "import refused: .*the list expired at" \
@@ -111,7 +119,7 @@ setup "make a throwaway OpenPGP key" gpg --batch --pinentry-mode loopback --pass
 setup "export the keyring" sh -c 'gpg --batch --export list@example.test >"$1"' _ "$tmp/keyring.gpg"
 setup "make a second key (not in the keyring)" gpg --batch --pinentry-mode loopback --passphrase '' \
     --quick-gen-key 'someone else <other@example.test>' ed25519 sign never
-cp "$tmp/eff.json" "$tmp/signed.json"
+eff_list "$tmp/signed.json" "$later" "$yesterday"
 setup "sign the list" gpg --batch --local-user list@example.test --detach-sign \
     -o "$tmp/signed.json.sig" "$tmp/signed.json"
 t "import --verify: a good signature" 0 --out "imported 3 domains .*signature good" \
@@ -140,16 +148,17 @@ ls /tmp/mtasts-preload-* >/dev/null 2>&1 && nok "gpgv's private copies are remov
 printf 'preload_source = %s\npreload_keyring = %s\n' "$tmp/signed.json" "$tmp/keyring.gpg" >"$tmp/mtasts.conf"
 t "import without FILE: preload_source and preload_keyring (tampered: refused)" 1 \
     --err "signature check failed" -- preload import --config "$tmp/mtasts.conf" "${ST[@]}"
-printf 'preload_source = %s\npreload_keyring = %s\n' "$tmp/eff.json" "$tmp/keyring.gpg" >"$tmp/mtasts.conf"
-setup "sign eff.json" gpg --batch --local-user list@example.test --detach-sign -o "$tmp/eff.json.sig" "$tmp/eff.json"
-t "import without FILE: the configured source, signed" 0 --out "imported 3 domains .*from .*/eff\.json, signature good" \
+eff_list "$tmp/src.json" "$later" "$now"
+printf 'preload_source = %s\npreload_keyring = %s\n' "$tmp/src.json" "$tmp/keyring.gpg" >"$tmp/mtasts.conf"
+setup "sign src.json" gpg --batch --local-user list@example.test --detach-sign -o "$tmp/src.json.sig" "$tmp/src.json"
+t "import without FILE: the configured source, signed" 0 --out "imported 3 domains .*from .*/src\.json, signature good" \
     -- preload import --config "$tmp/mtasts.conf" "${ST[@]}"
 t "import without FILE or preload_source: usage" 2 --err "no FILE or URL" -- preload import "${ST[@]}"
 
 # --------------------------------------------------------------- from a URL
 setup "serve the list at mta-sts.idchange.test" world-ctl policy idchange.test "$tmp/own.json"
 t "import URL: https, PKIX-validated" 0 --out "^imported 1 domains .* from https://mta-sts\.idchange\.test/" \
-    -- preload import "${ST[@]}" https://mta-sts.idchange.test/.well-known/mta-sts.txt
+    -- preload import --allow-older "${ST[@]}" https://mta-sts.idchange.test/.well-known/mta-sts.txt
 t "import URL: a redirect is not followed" 1 --err "HTTP status 302 \(redirects are not followed\)" \
     -- preload import "${ST[@]}" https://mta-sts.redirect.test/.well-known/mta-sts.txt
 t "import URL: an untrusted certificate is refused" 1 --err "import refused: https://mta-sts\.https-selfsigned\.test/" \
