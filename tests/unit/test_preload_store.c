@@ -307,5 +307,5 @@ int main(void)
     test_encoding();
     test_replace();
     test_eviction_spares_list();
-    return UNIT_DONE("test_preload_store");
+    return UNIT_DONE("preload_store");
 }
