@@ -234,12 +234,17 @@ mtasts_status preload_verify(const preload_blob *list, const preload_blob *sig,
         && write_private(dir, "keyring.gpg", keyring, kp, sizeof kp, err)) {
         st = mtasts_spawn_capture(argv, GPGV_TIMEOUT_MS, out, sizeof out, &outlen, &code, err);
         if (st == MTASTS_OK) {
-            /* Exit 0 and a VALIDSIG status line: a good signature made by a
-             * key of the keyring. */
-            if (code == 0 && strstr(out, "[GNUPG:] VALIDSIG ")) {
+            /* Exit 0, GOODSIG and VALIDSIG: a good signature made by a key
+             * of the keyring that has neither expired nor been revoked
+             * (those say EXPKEYSIG / REVKEYSIG instead of GOODSIG). */
+            if (code == 0 && strstr(out, "[GNUPG:] GOODSIG ")
+                && strstr(out, "[GNUPG:] VALIDSIG ")) {
                 st = MTASTS_OK;
             } else {
                 const char *why = strstr(out, "[GNUPG:] BADSIG") ? "bad signature"
+                                : strstr(out, "[GNUPG:] EXPKEYSIG") ? "the signing key has expired"
+                                : strstr(out, "[GNUPG:] REVKEYSIG") ? "the signing key is revoked"
+                                : strstr(out, "[GNUPG:] EXPSIG") ? "the signature has expired"
                                 : strstr(out, "[GNUPG:] NO_PUBKEY") ? "signed by a key not in the keyring"
                                 : strstr(out, "[GNUPG:] NODATA") ? "no signature data"
                                 : "not a good signature";

@@ -139,8 +139,20 @@ t "import --verify: a key not in the keyring is refused" 1 --err "signature chec
     -- preload import --verify "$tmp/keyring.gpg" --signature "$tmp/other.sig" "${ST[@]}" "$tmp/unsigned.json"
 setup "sign with the listed key" gpg --batch --local-user list@example.test --detach-sign \
     -o "$tmp/good.sig" "$tmp/unsigned.json"
-t "import --verify --signature FILE" 0 --out "imported 1 domains .*signature good" \
-    -- preload import --verify "$tmp/keyring.gpg" --signature "$tmp/good.sig" "${ST[@]}" "$tmp/unsigned.json"
+# Local files are read before privileges go: a keyring only root can read works.
+cp "$tmp/keyring.gpg" "$tmp/root-keyring.gpg" && chmod 600 "$tmp/root-keyring.gpg"
+t "import --verify --signature FILE (keyring readable by root only)" 0 --out "imported 1 domains .*signature good" \
+    -- preload import --verify "$tmp/root-keyring.gpg" --signature "$tmp/good.sig" "${ST[@]}" "$tmp/unsigned.json"
+# gpgv exits 0 (and says VALIDSIG) for a good signature by an expired key:
+# that must not do.
+setup "make a key that expires in 3 s" gpg --batch --pinentry-mode loopback --passphrase '' \
+    --quick-gen-key 'short-lived <short@example.test>' ed25519 sign seconds=3
+setup "sign with it" gpg --batch --local-user short@example.test --detach-sign -o "$tmp/short.sig" "$tmp/unsigned.json"
+setup "export it" sh -c 'gpg --batch --export short@example.test >"$1"' _ "$tmp/short.gpg"
+sleep 4
+t "import --verify: a signature by an expired key is refused" 1 \
+    --err "signature check failed: the signing key has expired" \
+    -- preload import --verify "$tmp/short.gpg" --signature "$tmp/short.sig" "${ST[@]}" "$tmp/unsigned.json"
 ls /tmp/mtasts-preload-* >/dev/null 2>&1 && nok "gpgv's private copies are removed" "$(ls -d /tmp/mtasts-preload-*)" \
     || ok "gpgv's private copies are removed"
 
