@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#define PRELOAD_TIME_MAX 253402300799LL    /* 9999-12-31T23:59:59Z */
+
 /* ------------------------------------------------------------------ */
 /* Times                                                                */
 
@@ -164,7 +166,9 @@ static bool get_time(json_t *obj, const char *path, const char *key, bool int_ok
         mtasts_errf(err, "%s%s%s: missing", path, *path ? "." : "", key);
         return false;
     }
-    if (int_ok && json_is_integer(v) && json_integer_value(v) >= 0) {
+    /* Unix seconds up to the end of year 9999, as the text form allows. */
+    if (int_ok && json_is_integer(v) && json_integer_value(v) >= 0
+        && json_integer_value(v) <= PRELOAD_TIME_MAX) {
         *out = json_integer_value(v);
         return true;
     }

@@ -25,6 +25,8 @@ static const struct bad_case {
     { PRELOAD_FORMAT_EFF, "{\"timestamp\": 1, \"policies\": {}}", "expires: missing" },
     { PRELOAD_FORMAT_EFF, "{\"timestamp\": 1, \"expires\": \"soon\", \"policies\": {}}",
       "expires: not a time" },
+    { PRELOAD_FORMAT_EFF, "{\"timestamp\": 1, \"expires\": 253402300800, \"policies\": {}}",
+      "expires: not a time" },
     { PRELOAD_FORMAT_EFF, EFF_HEAD "\"policies\": {}, \"extra\": 1}", "extra: unknown field" },
     { PRELOAD_FORMAT_EFF, EFF_HEAD "\"policies\": []}", "policies: not an object" },
     { PRELOAD_FORMAT_EFF, EFF_HEAD "\"policies\": {\"a.example\": {\"mxs\": []}}}",
