@@ -225,7 +225,7 @@ static int admin(const mtasts_options *o, const char *sub, const char *domain, b
 
             print_stats(&m, false, &l, 0, json);
         } else {
-            printf(json && !strcmp(sub, "list") ? "[]\n" : "preload list: empty\n");
+            fputs(json && !strcmp(sub, "list") ? "[]\n" : "preload list: empty\n", stdout);
         }
         return EXIT_POLICY;
     default:
