@@ -140,23 +140,33 @@ $(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard l
 	$(CC) $(CFLAGS_ALL) -DDLFUNC_IMPL -I$(EXIM4_DEV_INCLUDE) -Ilookup/core -shared -o $@ \
 	  $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) -ldl
 
+# The preload list parsers (lookup/cli/preload_parse.c) use jansson: the CLI only.
+PRELOAD_LIBS := -ljansson
 cli: $(BUILD)/mtasts
 $(BUILD)/mtasts: $(wildcard lookup/cli/*.c lookup/cli/*.h lookup/tlsrpt/*.h) $(TLSRPT_LIB) $(NET_LIB) $(CORE_LIB)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Ilookup/tlsrpt -o $@ $(wildcard lookup/cli/*.c) $(TLSRPT_LIB) \
-	  $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS) $(TLSRPT_LIBS)
+	  $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS) $(TLSRPT_LIBS) $(PRELOAD_LIBS)
 
 unit: $(UNIT_BIN) $(INTEG_BIN)
-$(BUILD)/tests/%: tests/unit/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+$(BUILD)/tests/%: tests/unit/%.c $(NET_LIB) $(CORE_LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
 # The TLSRPT tests also link the report side (jansson, zlib).
-$(BUILD)/tests/test_tlsrpt_%: tests/unit/test_tlsrpt_%.c $(TLSRPT_LIB) $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+$(BUILD)/tests/test_tlsrpt_%: tests/unit/test_tlsrpt_%.c $(TLSRPT_LIB) $(NET_LIB) $(CORE_LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Ilookup/tlsrpt -Itests/unit -o $@ $< $(TLSRPT_LIB) $(NET_LIB) \
 	  $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS) $(TLSRPT_LIBS)
-$(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+$(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
+
+# The preload list parsers are CLI code (jansson): their test links them.
+PRELOAD_PARSE_SRC := lookup/cli/preload_parse.c
+$(BUILD)/tests/test_preload_parse: tests/unit/test_preload_parse.c $(PRELOAD_PARSE_SRC) \
+    lookup/cli/preload_parse.h $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilookup/core -Ilookup/cli -Itests/unit -o $@ $< $(PRELOAD_PARSE_SRC) \
+	  $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS) $(PRELOAD_LIBS)
 
 # libFuzzer targets (clang), linked with the core sources compiled for fuzzing.
 # The fuzzed parsers are pure: only they and what they use are linked.
@@ -176,6 +186,14 @@ $(BUILD)/fuzz/fuzz_tlsrpt_read: tests/fuzz/fuzz_tlsrpt_read.c lookup/tlsrpt/repo
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) $(TLSRPT_CFLAGS) -Ilookup/tlsrpt -o $@ $< lookup/tlsrpt/report_read.c \
 	  $(TLSRPT_LIBS)
+# The preload target: both list parsers (jansson) and the store's entry
+# decoder (which needs the store's objects and LMDB).
+FUZZ_PRELOAD := lookup/cli/preload_parse.c lookup/core/domain.c lookup/core/preload_store.c \
+                $(addprefix lookup/core/,store.c store_env.c store_evict.c store_lease.c)
+$(BUILD)/fuzz/fuzz_preload: tests/fuzz/fuzz_preload.c $(FUZZ_CORE) $(FUZZ_PRELOAD) \
+    $(wildcard lookup/core/*.h) lookup/cli/preload_parse.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Ilookup/cli -o $@ $< $(FUZZ_CORE) $(FUZZ_PRELOAD) $(LMDB_LIBS) $(PRELOAD_LIBS)
 fuzz-build: $(FUZZ_BIN)
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build

@@ -32,6 +32,8 @@ TEST_PKGS=(libpcre2-dev libdb5.3-dev lmdb-utils
 # TLSRPT end-to-end tests (tests/tlsrpt): the report JSON schema and the
 # reports' DKIM signatures.
 TEST_PKGS+=(python3-jsonschema python3-dkim)
+# Signed preload lists: gpgv checks them, gpg makes the tests' throwaway key.
+TEST_PKGS+=(gpg gpgv)
 # Packages whose install may start a system daemon, and the daemon's service.
 declare -A DAEMON_OF=([exim4-daemon-heavy]=exim4 [nsd]=nsd [unbound]=unbound)
 

@@ -59,6 +59,8 @@ static const opt_def opt_table[] = {
     { "tlsrpt_retry_time", OPT_UINT, offsetof(mtasts_options, tlsrpt_retry_time), 0, 3600 },
     { "tlsrpt_post_timeout", OPT_UINT, offsetof(mtasts_options, tlsrpt_post_timeout), 1000,
       300000 },
+    /* The preload list's configured source (mtasts preload import). */
+    PATH(preload_source), PATH(preload_keyring),
 };
 #undef PATH
 #undef UINT

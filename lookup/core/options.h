@@ -69,6 +69,12 @@
  *     The tlsrpt_organization and tlsrpt_contact texts may hold spaces in
  *     the configuration file; mtasts_options_format() leaves the tlsrpt_
  *     settings out (the helper does not need them).
+ *     preload_source   (none)                       file or https URL that
+ *                                                   "mtasts preload import"
+ *                                                   reads by default
+ *     preload_keyring  (none)                       OpenPGP keyring: import
+ *                                                   then requires a good
+ *                                                   detached signature
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -123,6 +129,9 @@ typedef struct mtasts_options {
     unsigned tlsrpt_give_up;                    /* days a report is retried */
     unsigned tlsrpt_retry_time;                 /* s of retries in one run */
     unsigned tlsrpt_post_timeout;               /* ms per HTTPS POST */
+    /* The preload list (mtasts preload import without arguments). */
+    char preload_source[MTASTS_PATH_MAX];   /* file or https URL */
+    char preload_keyring[MTASTS_PATH_MAX];  /* gpgv keyring: signature required */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);
