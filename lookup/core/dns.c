@@ -409,6 +409,15 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
                                 char id_out[MTASTS_ID_MAX + 1],
                                 mtasts_err *err)
 {
+    bool authentic;
+
+    return mtasts_dns_sts_lookup(d, domain, id_out, &authentic, err);
+}
+
+mtasts_status mtasts_dns_sts_lookup(mtasts_dns *d, const char *domain,
+                                    char id_out[MTASTS_ID_MAX + 1],
+                                    bool *authentic, mtasts_err *err)
+{
     char label[MTASTS_DOMAIN_MAX + 16];
     ldns_rdf *qname;
     dns_result r;
@@ -417,6 +426,7 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
     char **recs = NULL;
     size_t *lens = NULL, n = 0, i, j;
 
+    *authentic = false;
     if (id_out)
         id_out[0] = '\0';
     if (!d || !id_out) {
@@ -432,9 +442,11 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
     snprintf(label, sizeof label, "_mta-sts.%s", domain);
     st = dns_lookup(d, qname, LDNS_RR_TYPE_TXT, false, &r, err);
     ldns_rdf_deep_free(qname);
+    *authentic = (st == MTASTS_OK || st == MTASTS_NOT_FOUND) && r.secure;
     if (st == MTASTS_NOT_FOUND)
-        mtasts_errf(err, "%s: %s", label,
-                    r.nxdomain ? "NXDOMAIN" : "no TXT record (NODATA)");
+        mtasts_errf(err, "%s: %s%s", label,
+                    r.nxdomain ? "NXDOMAIN" : "no TXT record (NODATA)",
+                    r.secure ? " (DNSSEC-authenticated)" : "");
     if (st != MTASTS_OK)
         return st;
 
