@@ -126,10 +126,12 @@ $(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard l
 	$(CC) $(CFLAGS_ALL) -DDLFUNC_IMPL -I$(EXIM4_DEV_INCLUDE) -Ilookup/core -shared -o $@ \
 	  $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) -ldl
 
+# The preload list parsers (lookup/cli/preload_parse.c) use jansson: the CLI only.
+PRELOAD_LIBS := -ljansson
 cli: $(BUILD)/mtasts
-$(BUILD)/mtasts: $(wildcard lookup/cli/*.c) $(NET_LIB) $(CORE_LIB)
+$(BUILD)/mtasts: $(wildcard lookup/cli/*.c lookup/cli/*.h) $(NET_LIB) $(CORE_LIB)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -o $@ $(wildcard lookup/cli/*.c) $(NET_LIB) $(CORE_LIB) \
-	  $(NET_LIBS) $(LMDB_LIBS)
+	  $(NET_LIBS) $(LMDB_LIBS) $(PRELOAD_LIBS)
 
 unit: $(UNIT_BIN) $(INTEG_BIN)
 $(BUILD)/tests/%: tests/unit/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h

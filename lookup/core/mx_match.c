@@ -11,6 +11,7 @@
 /* A literal dot as a bracket expression, not "\\.": the text then holds
  * no backslash, which Exim's ${extract} and string expansion would eat. */
 #define REGEX_DOT "[.]"
+#define REGEX_ANY_DEPTH ".+"            /* ".suffix": one label or more */
 #define REGEX_SEP " : "                 /* Exim list separator */
 
 void mtasts_host_normalize(char *host)
@@ -40,6 +41,12 @@ bool mtasts_mx_pattern_match(const char *host, const char *pattern)
             return false;
         dot = strchr(host, '.');
         return dot && dot != host && strcmp(dot + 1, pattern + 2) == 0;
+    }
+    if (pattern[0] == '.') {
+        /* The preload list's suffix kind (policy.h): any depth below it. */
+        size_t h = strlen(host), p = strlen(pattern);
+
+        return p > 1 && h > p && strcmp(host + h - p, pattern) == 0;
     }
     return strcmp(host, pattern) == 0;
 }
@@ -97,6 +104,10 @@ static size_t regex_len(const char *pat)
     if (s[0] == '*' && s[1] == '.') {
         n += sizeof REGEX_WILDCARD - 1;
         s += 2;
+    } else if (s[0] == '.') {
+        if (!s[1])
+            return 0;
+        n += sizeof REGEX_ANY_DEPTH - 1;
     }
     if (!*s)
         return 0;
@@ -152,6 +163,9 @@ mtasts_status mtasts_mx_exim_regexes(const mtasts_policy *p, char *buf,
             memcpy(o, REGEX_WILDCARD, sizeof REGEX_WILDCARD - 1);
             o += sizeof REGEX_WILDCARD - 1;
             s += 2;
+        } else if (s[0] == '.') {
+            memcpy(o, REGEX_ANY_DEPTH, sizeof REGEX_ANY_DEPTH - 1);
+            o += sizeof REGEX_ANY_DEPTH - 1;
         }
         for (; *s; s++) {
             if (*s == '.') {

@@ -28,7 +28,10 @@
  *     dot) A-labels, the pattern as stored by mtasts_policy_parse(). An
  *     exact pattern matches the identical name; "*.suffix" matches
  *     "label.suffix" for exactly one non-empty label, never "suffix" itself
- *     nor a deeper name.
+ *     nor a deeper name. ".suffix" (only in preload entries, policy.h: the
+ *     STARTTLS-Everywhere list's own meaning) matches any name ending in
+ *     ".suffix", at any depth, never "suffix" itself; as a regex it is
+ *     ^.+[.]suffix$.
  *
  *     mtasts_mx_match_policy() returns the index of the first pattern of p
  *     that host matches, or -1. It normalises a copy of host and returns

@@ -41,6 +41,8 @@ static const opt_def opt_table[] = {
     UINT(map_max, 0, 64u << 20),   /* 0: default */
     /* The emergency off switch (admin guide, "Rolling back"). */
     { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
+    /* The preload list's configured source (mtasts preload import). */
+    PATH(preload_source), PATH(preload_keyring),
 };
 #undef PATH
 #undef UINT

@@ -50,6 +50,12 @@
  *     disabled         no                           the emergency off switch:
  *                                                   yes makes every lookup
  *                                                   answer "no policy"
+ *     preload_source   (none)                       file or https URL that
+ *                                                   "mtasts preload import"
+ *                                                   reads by default
+ *     preload_keyring  (none)                       OpenPGP keyring: import
+ *                                                   then requires a good
+ *                                                   detached signature
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -90,6 +96,9 @@ typedef struct mtasts_options {
     bool allow_private_policy_host; /* fetch from non-public addresses */
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
     bool disabled;             /* off switch: every lookup is "no policy" */
+    /* The preload list (mtasts preload import without arguments). */
+    char preload_source[MTASTS_PATH_MAX];   /* file or https URL */
+    char preload_keyring[MTASTS_PATH_MAX];  /* gpgv keyring: signature required */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);

@@ -132,15 +132,18 @@ static bool ext_value_ok(const char *v, size_t n)
     return true;
 }
 
-/* mx_check - validate sts-policy-mx-value = ["*."] Domain and return NULL,
- * or the reason it is invalid. *stored is the length of the pattern as
- * stored (without a trailing dot). */
-static const char *mx_check(const char *v, size_t n, size_t *stored)
+/* mx_check - validate sts-policy-mx-value = ["*."] Domain (with suffix_ok,
+ * also the preload list's "." Domain) and return NULL, or the reason it is
+ * invalid. *stored is the length of the pattern as stored (without a
+ * trailing dot). */
+static const char *mx_check_kind(const char *v, size_t n, bool suffix_ok, size_t *stored)
 {
     size_t i, label = 0, start = 0;
 
     if (n >= 2 && v[0] == '*' && v[1] == '.')
         start = 2;
+    else if (suffix_ok && n >= 1 && v[0] == '.')
+        start = 1;
     if (n > start && v[n - 1] == '.')
         n--;                            /* an absolute name: accepted */
     if (n == start)
@@ -168,6 +171,11 @@ static const char *mx_check(const char *v, size_t n, size_t *stored)
     }
     *stored = n;
     return NULL;
+}
+
+static const char *mx_check(const char *v, size_t n, size_t *stored)
+{
+    return mx_check_kind(v, n, false, stored);
 }
 
 /* policy_field - one non-blank line: key, value and line number. */
@@ -458,9 +466,9 @@ mtasts_status mtasts_policy_copy(mtasts_policy *dst, const mtasts_policy *src,
     return MTASTS_OK;
 }
 
-mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t max_age,
+static mtasts_status policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t max_age,
                                   const char *const *mx, const size_t *lens, size_t n,
-                                  mtasts_err *err)
+                                  bool suffix_ok, mtasts_err *err)
 {
     size_t i, bytes = 0, stored;
     char **block, *next;
@@ -475,7 +483,7 @@ mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t
     for (i = 0; i < n; i++) {
         /* The parser's rule for an mx value, so a built policy is one the
          * parser would have produced. */
-        if ((why = mx_check(mx[i], lens[i], &stored)) != NULL) {
+        if ((why = mx_check_kind(mx[i], lens[i], suffix_ok, &stored)) != NULL) {
             mtasts_errf(err, "policy: mx %zu: %s", i + 1, why);
             return MTASTS_INVALID;
         }
@@ -491,7 +499,7 @@ mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t
     }
     next = (char *)(block + n);
     for (i = 0; i < n; i++) {
-        mx_check(mx[i], lens[i], &stored);
+        mx_check_kind(mx[i], lens[i], suffix_ok, &stored);
         block[i] = next;
         for (size_t j = 0; j < stored; j++)
             *next++ = (char)to_lower((unsigned char)mx[i][j]);
@@ -500,4 +508,18 @@ mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t
     out->mx = block;
     out->n_mx = n;
     return MTASTS_OK;
+}
+
+mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t max_age,
+                                  const char *const *mx, const size_t *lens, size_t n,
+                                  mtasts_err *err)
+{
+    return policy_build(out, mode, max_age, mx, lens, n, false, err);
+}
+
+mtasts_status mtasts_policy_build_preload(mtasts_policy *out, mtasts_mode mode,
+                                          uint32_t max_age, const char *const *mx,
+                                          const size_t *lens, size_t n, mtasts_err *err)
+{
+    return policy_build(out, mode, max_age, mx, lens, n, true, err);
 }

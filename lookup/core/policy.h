@@ -120,5 +120,12 @@ void mtasts_policy_free(mtasts_policy *p);
 mtasts_status mtasts_policy_build(mtasts_policy *out, mtasts_mode mode, uint32_t max_age,
                                   const char *const *mx, const size_t *lens, size_t n,
                                   mtasts_err *err);
+/* The same for a preload list entry (preload.h): also accepts ".suffix",
+ * the STARTTLS-Everywhere list's pattern kind, stored as ".suffix" and
+ * matched by mx_match.h as any name below suffix, at any depth. A fetched
+ * policy never holds one: only the preload decoder calls this. */
+mtasts_status mtasts_policy_build_preload(mtasts_policy *out, mtasts_mode mode,
+                                          uint32_t max_age, const char *const *mx,
+                                          const size_t *lens, size_t n, mtasts_err *err);
 
 #endif
