@@ -224,14 +224,31 @@ int main(void)
     CHECK_STR(res.reason, "preload list entry ignored (preload list expired): "
               "_mta-sts.example.com: NXDOMAIN", "expired list: reason");
 
-    /* An EFF entry has no id: the record still gets a valid one. */
+    /* An EFF entry has no id: the record still gets a valid one; its
+     * ".suffix" pattern survives the store (and only a preload record may
+     * hold one). */
+    {
+        const char *suffix[] = { ".example.net" };
+        size_t slen[] = { 12 };
+
+        mtasts_policy_free(&eff.policy);
+        CHECK_INT(mtasts_policy_build_preload(&eff.policy, MTASTS_MODE_ENFORCE, 0, suffix,
+                                              slen, 1, &err), MTASTS_OK, "set-up: EFF entry");
+    }
     mtasts_record_init(&r);
     st = helper_run(&r, T, &eff, false, &res);
-    check_preload("EFF entry", &r, st, &res, until);
+    CHECK_STR(mtasts_outcome_name(res.outcome), "preload", "EFF entry: applies");
     CHECK_STR(r.id, "preload", "EFF entry: id");
     CHECK_INT(mtasts_record_encode(&r, buf, sizeof buf, &len, &err), MTASTS_OK, "EFF: encode");
     CHECK_INT(mtasts_record_decode(buf, len, &copy, &err), MTASTS_OK, "EFF: decode");
+    CHECK(copy.policy.n_mx == 1 && strcmp(copy.policy.mx[0], ".example.net") == 0,
+          "EFF: the .suffix pattern decoded");
     mtasts_record_free(&copy);
+    /* The same bytes claiming source fetched: refused (a fetched policy
+     * never holds ".suffix"). */
+    buf[3] = MTASTS_SOURCE_FETCHED;
+    CHECK_INT(mtasts_record_decode(buf, len, &copy, &err), MTASTS_INVALID,
+              "EFF pattern in a fetched record: refused");
     mtasts_record_free(&r);
 
     /* A fetched mode none policy is the domain's word too: the list is
