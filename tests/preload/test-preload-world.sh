@@ -92,7 +92,8 @@ check_deferred() {  # NAME RCPT LOG_REGEX
         ok "$V: $name: no bounce"
     fi
     check_eq "$V: $name: no receiver got it" "$(receivers_of "$rcpt" 3)" ""
-    check_eq "$V: $name: no SMTP connection at all" "$(grep -c 'Connecting to' "$D/debug")" 0
+    check_grep "$V: $name: the debug output shows the routing" "R: mtasts_enforce_defer for $rcpt" "$(cat "$D/debug")"
+    check_eq "$V: $name: no SMTP connection at all" "$(grep -c "Connecting to" "$D/debug")" 0
 }
 
 # ------------------------------------------------------------ the tests
@@ -104,7 +105,7 @@ run_tests() {
     # attacker stripped (unsigned: nothing proves the absence); its MX host
     # has a valid certificate for its own name, but the list's policy does
     # not name it: deferred, never bounced, never sent, and logged.
-    fresh; r=stripped-$t@preload-stripped.test; DEBUG=-d+transport send "$r"
+    fresh; r=stripped-$t@preload-stripped.test; DEBUG=-d+route+transport send "$r"
     check_deferred "stripped TXT, preloaded" "$r" \
         "R=mtasts_enforce_defer defer( \(-[0-9]+\))?: MTA-STS policy stripped1 of preload-stripped.test: no usable MX host matches listed.preload-stripped.test"
     check_grep "$V: stripped TXT, preloaded: the reason is logged" \
