@@ -8,13 +8,13 @@
 #
 #   tests/world/run-in-world bash tests/preload/test-preload-world.sh [VARIANT...]
 #
-# (default: 4.96 stock-split; PRELOAD_VARIANTS="4.96 4.98 4.100 stock-split").
+# (default: 4.96 4.98 4.100 stock-split; or PRELOAD_VARIANTS="...").
 # Ends with "preload-world: N passed, N failed".
 set -uo pipefail
 source "$(dirname "$0")/../exim/lib.sh"
 source "$(dirname "$0")/../e2e/lib.sh"
 [ -n "${WORLD_DIR:-}" ] || { echo "run me inside tests/world/run-in-world"; exit 2; }
-if [ $# -gt 0 ]; then VARIANTS=("$@"); else read -r -a VARIANTS <<<"${PRELOAD_VARIANTS:-4.96 stock-split}"; fi
+if [ $# -gt 0 ]; then VARIANTS=("$@"); else read -r -a VARIANTS <<<"${PRELOAD_VARIANTS:-4.96 4.98 4.100 stock-split}"; fi
 for f in "$HELPER" "$DLFUNC"; do [ -e "$f" ] || { echo "missing $f: run make all modules"; exit 2; }; done
 
 work=$(mktemp -d /var/tmp/mtasts-preload.XXXXXX); chmod 755 "$work"
