@@ -44,6 +44,12 @@ mtasts_list() {  # EXPIRES_IN_SECONDS
                                "id": "proven1", "max_age": 604800, "taken": "$(at -3600)" },
     "preload-moved.test":    { "mode": "enforce", "mx": ["old.preload-moved.test"],
                                "id": "moved1", "max_age": 604800, "taken": "$(at -3600)" },
+    "preload-servfail.test": { "mode": "enforce", "mx": ["listed.preload-servfail.test"],
+                               "id": "servfail1", "max_age": 604800, "taken": "$(at -3600)" },
+    "preload-testing.test":  { "mode": "testing", "mx": ["mx.preload-testing.test"],
+                               "id": "testing1", "max_age": 604800, "taken": "$(at -3600)" },
+    "preload-blocked.test":  { "mode": "enforce", "mx": ["listed.preload-blocked.test"],
+                               "id": "blocked1", "max_age": 604800, "taken": "$(at -3600)" },
     "preload-expiry.test":   { "mode": "enforce", "mx": ["listed.preload-expiry.test"],
                                "id": "expiry1", "max_age": 3600, "taken": "$(at -7200)" }
   }
@@ -121,6 +127,32 @@ run_tests() {
     x -M "$(queue_id "$r")" 2>/dev/null
     check_grep "$V: stripped TXT, preloaded: a retry defers again" "== $r R=mtasts_enforce_defer" "$(mainlog)"
     check_eq "$V: stripped TXT, preloaded: still nothing received" "$(receivers_of "$r" 3)" ""
+
+    # The attacker makes the TXT lookup SERVFAIL instead: the same.
+    fresh; r=servfail-$t@preload-servfail.test; DEBUG=-d+route+transport send "$r"
+    check_deferred "TXT SERVFAIL, preloaded" "$r" \
+        "R=mtasts_enforce_defer defer( \(-[0-9]+\))?: MTA-STS policy servfail1 of preload-servfail.test: no usable MX host matches listed.preload-servfail.test"
+    check_grep "$V: TXT SERVFAIL, preloaded: the reason is logged" \
+        "mtasts: preload-servfail.test: preload list entry applies \(mode enforce, until [0-9TZ:-]+\): _mta-sts.preload-servfail.test: SERVFAIL \(preload policy applied\)" \
+        "$(mainlog)"
+
+    # ... or blocks the HTTPS fetch (the TXT record is there): the same,
+    # and the helper retries on the RFC 8461 3.3 backoff schedule.
+    fresh; r=blocked-$t@preload-blocked.test; DEBUG=-d+route+transport send "$r"
+    check_deferred "policy fetch blocked, preloaded" "$r" \
+        "R=mtasts_enforce_defer defer( \(-[0-9]+\))?: MTA-STS policy blocked1 of preload-blocked.test: no usable MX host matches listed.preload-blocked.test"
+    check_grep "$V: policy fetch blocked, preloaded: the reason is logged" \
+        "mtasts: preload-blocked.test: preload list entry applies \(mode enforce, until [0-9TZ:-]+\): policy fetch for id blocked1 failed: .* \(preload policy applied\)" \
+        "$(mainlog)"
+
+    # A preloaded testing entry: delivered whatever TLS does, and reported
+    # (the receiver's certificate has expired).
+    fresh; r=testing-$t@preload-testing.test; send "$r"
+    check_delivered "testing entry" "$r" expired \
+        "R=mtasts_testing T=mtasts_smtp H=mx.preload-testing.test \[127.0.2.3\] X=TLS[^ ]+ CV=no"
+    check_grep "$V: testing entry: the would-have-refused line" \
+        "MTA-STS testing: preload-testing.test policy testing1: enforce would have refused H=mx.preload-testing.test \[127.0.2.3\]: certificate not verified\$" \
+        "$(mainlog)"
 
     # The same kind of domain, not on the list: RFC 8461, no policy.
     fresh; r=unlisted-$t@nopolicy.test; send "$r"
