@@ -21,7 +21,8 @@ work=$(mktemp -d /var/tmp/mtasts-preload.XXXXXX); chmod 755 "$work"
 RUN=$(printf '%04x' $((RANDOM)))   # in recipients: a kept world's Maildirs stay unambiguous
 unmount_modules() { local v; for v in "${VARIANTS[@]}"; do case $v in 4.*)   # private_module's
     while mountpoint -q "$(exim_prefix "$v")/lookups"; do umount "$(exim_prefix "$v")/lookups" || break; done ;; esac; done; }
-trap 'unmount_modules; rm -rf "$work"' EXIT
+PUBLISHED=''   # set while preload-stripped.test publishes a policy
+trap '[ -z "$PUBLISHED" ] || restore_stripped >/dev/null 2>&1; unmount_modules; rm -rf "$work"' EXIT
 
 # ------------------------------------------------------------ the lists
 # Times in RFC 3339, relative to now.
@@ -102,6 +103,22 @@ check_deferred() {  # NAME RCPT LOG_REGEX
     check_eq "$V: $name: no SMTP connection at all" "$(grep -c "Connecting to" "$D/debug")" 0
 }
 
+# preload-stripped.test starts publishing a policy of its own (its MX
+# host listed), and back to the fixture (nothing published)
+publish_stripped() {
+    PUBLISHED=1
+    printf 'version: STSv1\nmode: enforce\nmx: mx.preload-stripped.test\nmax_age: 86400\n' |
+        world-ctl policy preload-stripped.test - &&
+        world-ctl https preload-stripped.test ok cert=good &&
+        world-ctl rr preload-stripped.test mta-sts A "$WORLD_HTTPS_IP" &&
+        world-ctl txt preload-stripped.test "v=STSv1; id=stripped2"
+}
+restore_stripped() {
+    world-ctl txt preload-stripped.test --delete && world-ctl rr preload-stripped.test mta-sts A --delete &&
+        world-ctl policy preload-stripped.test --delete && world-ctl https preload-stripped.test status 404 &&
+        PUBLISHED=''
+}
+
 # ------------------------------------------------------------ the tests
 run_tests() {
     local t=${V//./}-$RUN r
@@ -127,6 +144,18 @@ run_tests() {
     x -M "$(queue_id "$r")" 2>/dev/null
     check_grep "$V: stripped TXT, preloaded: a retry defers again" "== $r R=mtasts_enforce_defer" "$(mainlog)"
     check_eq "$V: stripped TXT, preloaded: still nothing received" "$(receivers_of "$r" 3)" ""
+    # The domain publishes a policy of its own: the helper, which kept
+    # trying discovery (recheck=1 here), fetches it, and it replaces the
+    # list's: the queued message goes out to the host the policy names.
+    publish_stripped >/dev/null
+    sleep 1.1
+    cat "$D/log/mainlog" >>"$D/all.log"; : >"$D/log/mainlog"
+    x -M "$(queue_id "$r")" 2>/dev/null
+    check_delivered "stripped TXT, then published" "$r" good \
+        "R=mtasts_enforce T=mtasts_smtp H=mx.preload-stripped.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
+    check_eq "$V: stripped TXT, then published: the lookup answers the fetched policy" \
+        "$(lookup preload-stripped.test source) $(lookup preload-stripped.test id)" "fetched stripped2"
+    restore_stripped >/dev/null
 
     # The attacker makes the TXT lookup SERVFAIL instead: the same.
     fresh; r=servfail-$t@preload-servfail.test; DEBUG=-d+route+transport send "$r"
