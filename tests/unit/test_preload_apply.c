@@ -7,40 +7,11 @@
 #include "preload.h"
 #include "record.h"
 #include "resolve.h"
+#include "resolve_script.h"
 #include "unit.h"
 
 #include <stdio.h>
 #include <string.h>
-
-typedef struct script {
-    mtasts_status txt;   /* what the TXT lookup answers */
-    const char *id;
-    mtasts_status fetch; /* what the fetch answers */
-    const char *policy;  /* body parsed on fetch OK */
-} script;
-
-static mtasts_status fake_txt(void *ctx, const char *domain, char id[MTASTS_ID_MAX + 1],
-                              mtasts_err *err)
-{
-    script *s = ctx;
-    (void)domain;
-    snprintf(id, MTASTS_ID_MAX + 1, "%s", s->txt == MTASTS_OK ? s->id : "");
-    if (s->txt != MTASTS_OK)
-        mtasts_errf(err, "scripted txt %s", mtasts_status_name(s->txt));
-    return s->txt;
-}
-
-static mtasts_status fake_fetch(void *ctx, const char *domain, mtasts_policy *out,
-                                mtasts_err *err)
-{
-    script *s = ctx;
-    (void)domain;
-    if (s->fetch != MTASTS_OK) {
-        mtasts_errf(err, "HTTP 404");
-        return s->fetch;
-    }
-    return mtasts_policy_parse(s->policy, strlen(s->policy), out, err);
-}
 
 /* The list's snapshot: enforce, old MX host. The domain's live policy:
  * enforce, new MX host. */
@@ -117,7 +88,7 @@ int main(void)
 
     /* First contact, TXT stripped (no AD): the entry applies. */
     mtasts_record_init(&r);
-    sc = (script){ MTASTS_NOT_FOUND, "", MTASTS_OK, LIVE };
+    sc = (script){ MTASTS_NOT_FOUND, "", MTASTS_OK, LIVE, 0, 0 };
     st = helper_run(&r, T, &e, false, &res);
     check_preload("stripped TXT", &r, st, &res, until);
     CHECK(strstr(res.reason, "scripted txt not-found") != NULL,
@@ -135,7 +106,7 @@ int main(void)
 
     /* Discovery again, the domain now publishes (id new): the live policy
      * replaces the entry's. */
-    sc = (script){ MTASTS_OK, "live1", MTASTS_OK, LIVE };
+    sc = (script){ MTASTS_OK, "live1", MTASTS_OK, LIVE, 0, 0 };
     st = helper_run(&r, T + 3600, &e, false, &res);
     CHECK_INT(st, MTASTS_OK, "published: a policy applies");
     CHECK_STR(mtasts_outcome_name(res.outcome), "fetched", "published: fetched");
@@ -143,7 +114,7 @@ int main(void)
     CHECK_STR(r.policy.mx[0], "new.example.com", "published: the new MX host");
 
     /* A fetched, unexpired policy wins whatever fails later: kept. */
-    sc = (script){ MTASTS_TEMPFAIL, "", MTASTS_OK, LIVE };
+    sc = (script){ MTASTS_TEMPFAIL, "", MTASTS_OK, LIVE, 0, 0 };
     st = helper_run(&r, T + 8000, &e, false, &res);
     CHECK_STR(mtasts_outcome_name(res.outcome), "kept", "fetched policy kept, list unused");
     CHECK_STR(r.policy.mx[0], "new.example.com", "kept: the live policy's MX host");
@@ -153,7 +124,7 @@ int main(void)
     /* An attacker's SERVFAIL at first contact: the entry applies, and the
      * next DNS attempt comes after the backoff minimum. */
     mtasts_record_init(&r);
-    sc = (script){ MTASTS_TEMPFAIL, "", MTASTS_OK, LIVE };
+    sc = (script){ MTASTS_TEMPFAIL, "", MTASTS_OK, LIVE, 0, 0 };
     st = helper_run(&r, T, &e, false, &res);
     check_preload("SERVFAIL", &r, st, &res, until);
     CHECK_INT(r.next_check_at, T + 300, "SERVFAIL: rechecked after 300 s");
@@ -162,7 +133,7 @@ int main(void)
     /* The TXT record is there, the HTTPS fetch is blocked: the entry
      * applies; 3.3's backoff sets when discovery is tried again. */
     mtasts_record_init(&r);
-    sc = (script){ MTASTS_OK, "live1", MTASTS_FETCH_FAILED, LIVE };
+    sc = (script){ MTASTS_OK, "live1", MTASTS_FETCH_FAILED, LIVE, 0, 0 };
     st = helper_run(&r, T, &e, false, &res);
     check_preload("fetch blocked", &r, st, &res, until);
     CHECK_INT(r.next_check_at, r.backoff_until, "fetch blocked: retried when the backoff ends");
@@ -190,7 +161,7 @@ int main(void)
 
     /* DNSSEC-authenticated denial: the domain's own word, entry ignored. */
     mtasts_record_init(&r);
-    sc = (script){ MTASTS_NOT_FOUND, "", MTASTS_OK, LIVE };
+    sc = (script){ MTASTS_NOT_FOUND, "", MTASTS_OK, LIVE, 0, 0 };
     st = helper_run(&r, T, &e, true, &res);
     CHECK_INT(st, MTASTS_NOT_FOUND, "authenticated denial: no policy");
     CHECK_STR(mtasts_outcome_name(res.outcome), "preload-ignored", "authenticated denial: outcome");
@@ -204,7 +175,7 @@ int main(void)
     mtasts_record_init(&r);
     mtasts_preload_entry_free(&e);
     entry(&e, "snap1", T + 60);
-    sc = (script){ MTASTS_NOT_FOUND, "", MTASTS_OK, LIVE };
+    sc = (script){ MTASTS_NOT_FOUND, "", MTASTS_OK, LIVE, 0, 0 };
     st = helper_run(&r, T, &e, false, &res);
     check_preload("short entry", &r, st, &res, T + 60);
     CHECK(!mtasts_record_usable(&r, T + 61), "short entry: unusable after its expiry");
@@ -255,7 +226,7 @@ int main(void)
      * not asked. */
     mtasts_record_init(&r);
     sc = (script){ MTASTS_OK, "none1", MTASTS_OK,
-                   "version: STSv1\nmode: none\nmax_age: 86400\n" };
+                   "version: STSv1\nmode: none\nmax_age: 86400\n", 0, 0 };
     st = helper_run(&r, T, &e, false, &res);
     CHECK_STR(mtasts_outcome_name(res.outcome), "fetched", "mode none fetched: list unused");
     CHECK_INT(r.policy.mode, MTASTS_MODE_NONE, "mode none fetched: mode none");
