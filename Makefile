@@ -141,6 +141,14 @@ $(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
 
+# The preload list parsers are CLI code (jansson): their test links them.
+PRELOAD_PARSE_SRC := lookup/cli/preload_parse.c
+$(BUILD)/tests/test_preload_parse: tests/unit/test_preload_parse.c $(PRELOAD_PARSE_SRC) \
+    lookup/cli/preload_parse.h $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilookup/core -Ilookup/cli -Itests/unit -o $@ $< $(PRELOAD_PARSE_SRC) \
+	  $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS) $(PRELOAD_LIBS)
+
 # libFuzzer targets (clang), linked with the core sources compiled for fuzzing.
 # The fuzzed parsers are pure: only they and what they use are linked.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) -Ilookup/core
@@ -148,6 +156,14 @@ FUZZ_CORE   := $(addprefix lookup/core/,common.c policy.c txt_record.c mx_match.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE)
+# The preload target: both list parsers (jansson) and the store's entry
+# decoder (which needs the store's objects and LMDB).
+FUZZ_PRELOAD := lookup/cli/preload_parse.c lookup/core/domain.c lookup/core/preload_store.c \
+                $(addprefix lookup/core/,store.c store_env.c store_evict.c store_lease.c)
+$(BUILD)/fuzz/fuzz_preload: tests/fuzz/fuzz_preload.c $(FUZZ_CORE) $(FUZZ_PRELOAD) \
+    $(wildcard lookup/core/*.h) lookup/cli/preload_parse.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Ilookup/cli -o $@ $< $(FUZZ_CORE) $(FUZZ_PRELOAD) $(LMDB_LIBS) $(PRELOAD_LIBS)
 fuzz-build: $(FUZZ_BIN)
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build

@@ -20,6 +20,8 @@ esac
 # What make (all), make install and the dlfunc object need.
 BUILD_PKGS=(build-essential pkg-config libssl-dev libcurl4-openssl-dev libldns-dev liblmdb-dev
             libidn2-dev exim4-dev)
+# The preload list parsers (mtasts preload; lookup/cli/preload_parse.c).
+BUILD_PKGS+=(libjansson-dev)
 # make check / make demo: the test Exims' build dependencies (PCRE2, Berkeley
 # DB), a real Exim (stock Debian, for ${dlfunc}), DNS servers, DNS
 # tools, openssl CLI for the test CA, Python for the HTTPS test servers,
@@ -29,6 +31,8 @@ TEST_PKGS=(libpcre2-dev libdb5.3-dev lmdb-utils
            exim4-daemon-heavy nsd unbound ldnsutils bind9-dnsutils openssl
            ca-certificates curl python3 clang libclang-rt-14-dev valgrind iproute2
            util-linux procps psmisc xz-utils dpkg-dev swaks man-db systemd libnet-ssleay-perl)
+# Signed preload lists: gpgv checks them, gpg makes the tests' throwaway key.
+TEST_PKGS+=(gpg gpgv)
 # Packages whose install may start a system daemon, and the daemon's service.
 declare -A DAEMON_OF=([exim4-daemon-heavy]=exim4 [nsd]=nsd [unbound]=unbound)
 

@@ -16,10 +16,11 @@ static const char preload_usage[] =
     "usage: mtasts preload build [-o OUT] [--valid DAYS] DOMAIN... | --from FILE\n"
     "           fetch each domain's live policy, write the list (this project's format)\n"
     "       mtasts preload import [--format eff|mtasts] [--verify KEYRING]\n"
-    "                             [--signature SIG] [FILE|URL]\n"
+    "                             [--signature SIG] [--allow-older] [FILE|URL]\n"
     "           replace the stored list (default: the preload_source option;\n"
     "           --verify: detached OpenPGP signature SIG, default FILE.sig/URL.sig,\n"
-    "           checked with gpgv; default keyring: the preload_keyring option)\n"
+    "           checked with gpgv; default keyring: the preload_keyring option;\n"
+    "           a list older than the stored one is refused without --allow-older)\n"
     "       mtasts preload list [--json] | show [--json] DOMAIN | remove DOMAIN\n"
     "       mtasts preload clear | stats [--json]\n"
     "options: --store DIR, --config FILE, --options 'key=value ...'\n"
@@ -32,7 +33,7 @@ static const char preload_usage[] =
 typedef struct preload_args {
     const char *out, *from, *format, *keyring, *signature;
     unsigned long valid_days;
-    bool json;
+    bool json, allow_older;
 } preload_args;
 
 /* ------------------------------------------------------------------ */
@@ -239,6 +240,34 @@ static int admin(const mtasts_options *o, const char *sub, const char *domain, b
 /* ------------------------------------------------------------------ */
 /* import                                                               */
 
+/* older_than_stored - INVALID (err says why) when the stored list was
+ * generated after m: replaying an older list, even a validly signed one,
+ * could drop domains the current list protects (RULES.md of the EFF list:
+ * the timestamp only increases). OK otherwise, also without a stored list. */
+static mtasts_status older_than_stored(mtasts_store *s, const mtasts_preload_meta *m,
+                                       mtasts_err *err)
+{
+    mtasts_preload_meta cur;
+    mtasts_err why = {{0}};
+    char a[32], b[32];
+    mtasts_status st = mtasts_preload_meta_get(s, &cur, &why);
+
+    /* No list, or none that can be read: nothing to compare with. */
+    if (st == MTASTS_NOT_FOUND || st == MTASTS_INVALID)
+        return MTASTS_OK;
+    if (st != MTASTS_OK) {
+        mtasts_errf(err, "%s", why.msg);
+        return st;
+    }
+    if (m->generated_at < cur.generated_at) {
+        mtasts_errf(err, "the list was generated at %s, before the stored one (%s); "
+                    "--allow-older imports it anyway", cli_time(m->generated_at, a),
+                    cli_time(cur.generated_at, b));
+        return MTASTS_INVALID;
+    }
+    return MTASTS_OK;
+}
+
 static int import(const mtasts_options *o, const preload_args *a, const char *src)
 {
     preload_blob list = {0}, sig = {0}, keyring = {0};
@@ -315,7 +344,13 @@ static int import(const mtasts_options *o, const preload_args *a, const char *sr
     }
     l.meta.imported_at = now;
     mtasts_strlcpy(l.meta.source, src, sizeof l.meta.source);
-    if ((st = mtasts_store_open(&sc, &s, &err)) == MTASTS_OK)
+    if ((st = mtasts_store_open(&sc, &s, &err)) == MTASTS_OK && !a->allow_older
+        && (st = older_than_stored(s, &l.meta, &err)) == MTASTS_INVALID) {
+        cli_error("import refused: %s: %s", src, err.msg);
+        rc = EXIT_NO_POLICY;
+        goto close;
+    }
+    if (st == MTASTS_OK)
         st = mtasts_preload_replace(s, &l.meta, (const char *const *)l.domains, l.entries,
                                     l.n, &err);
     if (st == MTASTS_OK) {
@@ -327,6 +362,7 @@ static int import(const mtasts_options *o, const preload_args *a, const char *sr
         cli_error("import failed, the previous list is kept: %s", err.msg);
         rc = st == MTASTS_INVALID ? EXIT_NO_POLICY : EXIT_TROUBLE;
     }
+close:
     mtasts_store_close(&s);
     preload_list_free(&l);
 out:
@@ -457,6 +493,7 @@ int cmd_preload(int argc, char **argv)
         { "format", required_argument, NULL, 'F' },
         { "verify", required_argument, NULL, 'V' },
         { "signature", required_argument, NULL, 'S' },
+        { "allow-older", no_argument, NULL, 'A' },
         CLI_SETTINGS_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
@@ -477,6 +514,7 @@ int cmd_preload(int argc, char **argv)
         case 'F': a.format = optarg; break;
         case 'V': a.keyring = optarg; break;
         case 'S': a.signature = optarg; break;
+        case 'A': a.allow_older = true; break;
         case 'v':
             if (!cli_parse_uint(optarg, MAX_VALID_DAYS, &a.valid_days) || !a.valid_days) {
                 cli_error("--valid: 1 to %d days", MAX_VALID_DAYS);
