@@ -58,11 +58,12 @@ mtasts_list() {  # EXPIRES_IN_SECONDS
 EOF
 }
 # The STARTTLS-Everywhere policy list: ".preload-eff.test" is any name
-# below preload-eff.test, at any depth (mx.sub.preload-eff.test).
+# below preload-eff.test, at any depth (mx.sub.preload-eff.test). Newer
+# than the list above (an import refuses an older list).
 eff_list() {
     cat <<EOF
 {
-  "timestamp": "$(at -3600)",
+  "timestamp": "$(at -1800)",
   "expires": "$(at 86400)",
   "version": "0.1",
   "policy-aliases": {},
