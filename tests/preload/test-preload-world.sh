@@ -51,6 +51,8 @@ mtasts_list() {  # EXPIRES_IN_SECONDS
                                "id": "testing1", "max_age": 604800, "taken": "$(at -3600)" },
     "preload-blocked.test":  { "mode": "enforce", "mx": ["listed.preload-blocked.test"],
                                "id": "blocked1", "max_age": 604800, "taken": "$(at -3600)" },
+    "preload-dane.test":     { "mode": "enforce", "mx": ["mx.preload-dane.test"],
+                               "id": "pdane1", "max_age": 604800, "taken": "$(at -3600)" },
     "preload-expiry.test":   { "mode": "enforce", "mx": ["listed.preload-expiry.test"],
                                "id": "expiry1", "max_age": 3600, "taken": "$(at -7200)" }
   }
@@ -174,6 +176,15 @@ run_tests() {
     check_grep "$V: policy fetch blocked, preloaded: the reason is logged" \
         "mtasts: preload-blocked.test: preload list entry applies \(mode enforce, until [0-9TZ:-]+\): policy fetch for id blocked1 failed: .* \(preload policy applied\)" \
         "$(mainlog)"
+
+    # DANE takes precedence over a preload answer as over a fetched policy:
+    # the entry applies (fetch blocked), its answer says dane=all, Exim's
+    # DANE authenticates the host.
+    fresh; r=dane-$t@preload-dane.test; send "$r"
+    check_delivered "DANE with a preload answer" "$r" good \
+        "R=mtasts_enforce T=mtasts_smtp H=mx.preload-dane.test \[127.0.2.1\] X=TLS[^ ]+ CV=dane"
+    check_eq "$V: DANE with a preload answer: the lookup says source=preload dane=all" \
+        "$(lookup preload-dane.test source) $(lookup preload-dane.test dane)" "preload all"
 
     # A preloaded testing entry: delivered whatever TLS does, and reported
     # (the receiver's certificate has expired).
