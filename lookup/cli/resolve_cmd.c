@@ -86,7 +86,6 @@ static mtasts_status net_txt(void *ctx, const char *domain, char id[MTASTS_ID_MA
     net_ctx *n = ctx;
     struct timespec t0;
     mtasts_status st;
-
     bool authentic;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -182,7 +181,8 @@ static mtasts_status apply_preload(mtasts_store *s, const char *domain, int64_t 
             fprintf(stderr, "preload: %s: %s\n", domain, err.msg);
         st = MTASTS_NOT_FOUND;
     }
-    if (verbose && res->outcome >= MTASTS_OUTCOME_PRELOAD)
+    if (verbose && (res->outcome == MTASTS_OUTCOME_PRELOAD
+                    || res->outcome == MTASTS_OUTCOME_PRELOAD_IGNORED))
         fprintf(stderr, "preload: %s\n", res->reason);
     return st;
 }
