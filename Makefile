@@ -134,10 +134,10 @@ $(BUILD)/mtasts: $(wildcard lookup/cli/*.c lookup/cli/*.h) $(NET_LIB) $(CORE_LIB
 	  $(NET_LIBS) $(LMDB_LIBS) $(PRELOAD_LIBS)
 
 unit: $(UNIT_BIN) $(INTEG_BIN)
-$(BUILD)/tests/%: tests/unit/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+$(BUILD)/tests/%: tests/unit/%.c $(NET_LIB) $(CORE_LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
-$(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
+$(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilookup/core -Itests/unit -o $@ $< $(NET_LIB) $(CORE_LIB) $(NET_LIBS) $(LMDB_LIBS)
 

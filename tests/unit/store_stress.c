@@ -17,6 +17,7 @@
  * Not a test_* file: the unit suite does not run it; make targets may.
  */
 #include "store.h"
+#include "store_tmp.h"
 #include "unit.h"
 
 #include <errno.h>
@@ -66,17 +67,6 @@ static void make_record(mtasts_record *r, unsigned seed, int64_t t)
     r->expires_at = t + 604800;
     r->txt_checked_at = t;
     r->last_used = t;
-}
-
-static void rm_store(const char *dir)
-{
-    char p[256];
-
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -220,7 +210,7 @@ static void stress(double seconds, unsigned procs, size_t map_max)
     mtasts_store_close(&s);
     close(pipes[0]);
     close(pipes[1]);
-    rm_store(dir);
+    rm_tmp(dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -319,7 +309,7 @@ static void bench_size(const char *base, unsigned n)
     printf("bench %u records: data.mdb %ld bytes (du %ld KiB) = %.0f bytes/record "
            "(encoded value %zu bytes, key %zu)\n", n, (long)fst.st_size,
            (long)fst.st_blocks / 2, (double)fst.st_blocks * 512 / n, vlen, strlen(names[0]));
-    rm_store(dir);
+    rm_tmp(dir);
     free(names);
 }
 

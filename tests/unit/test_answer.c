@@ -11,6 +11,7 @@
 #include "answer.h"
 #include "record.h"
 #include "store.h"
+#include "store_tmp.h"
 #include "unit.h"
 
 #include <lmdb.h>
@@ -173,14 +174,6 @@ int main(void)
     CHECK_INT(in_forked_child(false), 0, "the same without hooks: nothing called");
     CHECK_INT(deep_lookup(3, &hooks), MTASTS_OK, "the parent still answers");
 
-    {
-        char p[128];
-
-        snprintf(p, sizeof p, "%s/data.mdb", dir);
-        unlink(p);
-        snprintf(p, sizeof p, "%s/lock.mdb", dir);
-        unlink(p);
-        rmdir(dir);
-    }
+    rm_tmp(dir);
     return UNIT_DONE("answer");
 }

@@ -203,5 +203,5 @@ int main(void)
     test_eff();
     test_mtasts_round_trip();
     test_times();
-    return UNIT_DONE("test_preload_parse");
+    return UNIT_DONE("preload_parse");
 }

@@ -8,35 +8,11 @@
 #include "policy.h"
 #include "preload.h"
 #include "store.h"
+#include "store_tmp.h"
 #include "unit.h"
 
 #include <stdlib.h>
 #include <unistd.h>
-
-static char *mkdir_tmp(void)
-{
-    static char dirs[8][64];
-    static int n;
-    char *d = dirs[n++ % 8];
-
-    strcpy(d, "/tmp/mtasts-plstore-XXXXXX");
-    if (!mkdtemp(d)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return d;
-}
-
-static void rm_tmp(const char *dir)
-{
-    char p[256];
-
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
-}
 
 static mtasts_store *open_store(const char *dir, size_t map_max)
 {
@@ -331,5 +307,5 @@ int main(void)
     test_encoding();
     test_replace();
     test_eviction_spares_list();
-    return UNIT_DONE("test_preload_store");
+    return UNIT_DONE("preload_store");
 }

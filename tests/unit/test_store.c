@@ -7,6 +7,7 @@
  * Debian-exim user say SKIP without them.
  */
 #include "store.h"
+#include "store_tmp.h"
 #include "unit.h"
 
 #include <errno.h>
@@ -36,31 +37,6 @@ static void note(void *ctx, const char *msg)
 
     n->count++;
     snprintf(n->all + len, sizeof n->all - len, "%s\n", msg);
-}
-
-static char *mkdir_tmp(void)
-{
-    static char dirs[32][64];
-    static int n;
-    char *d = dirs[n++ % 32];
-
-    strcpy(d, "/tmp/mtasts-store-XXXXXX");
-    if (!mkdtemp(d)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return d;
-}
-
-static void rm_tmp(const char *dir)
-{
-    char p[256];
-
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
 }
 
 static mtasts_status open_at(const char *dir, bool create, notes *n, mtasts_store **s,

@@ -1,0 +1,39 @@
+/*
+ * store_tmp.h - a store directory of its own for a unit test: mkdir_tmp()
+ * makes one under /tmp (a rotating set of 32 names, so a test may hold
+ * several), rm_tmp() removes it with the store's two files.
+ */
+#ifndef MTASTS_STORE_TMP_H
+#define MTASTS_STORE_TMP_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static inline char *mkdir_tmp(void)
+{
+    static char dirs[32][64];
+    static int n;
+    char *d = dirs[n++ % 32];
+
+    strcpy(d, "/tmp/mtasts-store-XXXXXX");
+    if (!mkdtemp(d)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return d;
+}
+
+static inline void rm_tmp(const char *dir)
+{
+    char p[256];
+
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+#endif
