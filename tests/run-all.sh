@@ -101,6 +101,7 @@ run_suite tlsrpt-record   $WORLD bash tests/tlsrpt/test-record.sh
 run_suite tlsrpt-world    $WORLD bash tests/tlsrpt/test-tlsrpt-world.sh
 run_suite tlsrpt-report   $WORLD bash tests/tlsrpt/test-report.sh
 run_suite preload-cli     $WORLD bash tests/preload/test-preload-cli.sh
+run_suite preload-world   $WORLD bash tests/preload/test-preload-world.sh
 run_suite admin           bash tests/install/test-admin.sh
 run_suite walkthrough     $WORLD bash tests/install/test-walkthrough.sh
 run_suite offswitch       $WORLD bash tests/install/test-offswitch.sh

@@ -16,6 +16,7 @@
 #include "idn.h"
 #include "fetch.h"
 #include "mx_match.h"
+#include "preload.h"
 #include "store.h"
 #include "tlsrpt_helper.h"
 
@@ -59,6 +60,7 @@ typedef struct net_ctx {
     const mtasts_options *o;
     mtasts_dns *dns;
     bool verbose;
+    bool txt_denial_authentic; /* the last TXT lookup: NOT_FOUND with AD */
     struct timespec start;  /* the budget runs from here */
     unsigned budget_ms;     /* mtasts_options_helper_budget_ms() */
     const char *tlsrpt_result;  /* a failed fetch's RFC 8460 result type */
@@ -92,9 +94,11 @@ static mtasts_status net_txt(void *ctx, const char *domain, char id[MTASTS_ID_MA
     net_ctx *n = ctx;
     struct timespec t0;
     mtasts_status st;
+    bool authentic;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = mtasts_dns_sts_id(n->dns, domain, id, err);
+    st = mtasts_dns_sts_lookup(n->dns, domain, id, &authentic, err);
+    n->txt_denial_authentic = st == MTASTS_NOT_FOUND && authentic;
     if (n->verbose)
         fprintf(stderr, "txt:   _mta-sts.%s: %s%s%s (%.1f ms)\n", domain, mtasts_status_name(st),
                 st == MTASTS_OK ? " id=" : err->msg[0] ? ": " : "",
@@ -161,6 +165,39 @@ static void store_record(mtasts_store *s, const char *domain, mtasts_record *r, 
         r->last_used = now;
     if (mtasts_store_put(s, domain, r, &err) != MTASTS_OK && verbose)
         fprintf(stderr, "store: %s\n", err.msg);
+}
+
+/* apply_preload - first contact (issue 13): no usable policy because
+ * discovery or fetch failed; a preload list entry may stand in (resolve.h).
+ * The list lives in the store: without one there is none. */
+static mtasts_status apply_preload(mtasts_store *s, const char *domain, int64_t now,
+                                   const net_ctx *n, mtasts_record *r,
+                                   mtasts_resolve_result *res, bool verbose)
+{
+    mtasts_preload_entry e;
+    mtasts_err err = {{0}};
+    mtasts_status st;
+
+    if (!s || !mtasts_resolve_preload_due(res))
+        return MTASTS_NOT_FOUND;
+    memset(&e, 0, sizeof e);
+    st = mtasts_preload_get(s, domain, now, &e, &err);
+    if (st == MTASTS_OK) {
+        st = mtasts_resolve_preload(r, &e, now, n->txt_denial_authentic, res);
+        mtasts_preload_entry_free(&e);
+    } else {
+        /* An expired entry or list is said once per helper run, that is
+         * once per recheck or backoff period of the domain. */
+        if (st == MTASTS_NOT_FOUND && strstr(err.msg, "expired"))
+            mtasts_resolve_preload_expired(res, err.msg);
+        else if (st != MTASTS_NOT_FOUND && verbose)
+            fprintf(stderr, "preload: %s: %s\n", domain, err.msg);
+        st = MTASTS_NOT_FOUND;
+    }
+    if (verbose && (res->outcome == MTASTS_OUTCOME_PRELOAD
+                    || res->outcome == MTASTS_OUTCOME_PRELOAD_IGNORED))
+        fprintf(stderr, "preload: %s\n", res->reason);
+    return st;
 }
 
 /* probe_dane - RFC 8461 2: do the MX hosts have authenticated TLSA
@@ -245,6 +282,8 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
     /* One deadline for all DNS of this run, DANE included. */
     mtasts_dns_set_budget(net.dns, budget_left(&net) ? budget_left(&net) : 1);
     st = mtasts_resolve(r, domain, now, &rc, &ops, res);
+    if (st == MTASTS_NOT_FOUND)
+        st = apply_preload(s, domain, now, &net, r, res, verbose);
     if (res->record_changed)
         store_record(s, domain, r, force, now, verbose);
     if (record_policy_failures && net.tlsrpt_result)

@@ -206,7 +206,10 @@ static mtasts_status run_helper(const mtasts_options *o, const char *domain,
                  rl_end ? rl + 9 : "");
         return MTASTS_TEMPFAIL;
     }
-    *trouble = strstr(out, "\noutcome: kept\n") || strstr(out, "\noutcome: fetch-failed\n");
+    /* ... or a preload list entry applied or set aside (said once per
+     * helper run, as a failure is). */
+    *trouble = strstr(out, "\noutcome: kept\n") || strstr(out, "\noutcome: fetch-failed\n")
+        || strstr(out, "\noutcome: preload\n") || strstr(out, "\noutcome: preload-ignored\n");
     if (rl_end && rl < body)
         snprintf(reason, reasonsize, "%.*s", (int)(rl_end - rl - 9), rl + 9);
     mtasts_record_free(r);
@@ -357,7 +360,9 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
             r = fresh;
             if (trouble && !(r.id[0] && r.policy.mode == MTASTS_MODE_NONE))
                 say(hooks, MTASTS_LOG_MAIN, "mtasts: %s: %s (%s)", domain, reason,
-                    mtasts_record_usable(&r, now) ? "cached policy kept" : "no policy");
+                    !mtasts_record_usable(&r, now) ? "no policy"
+                    : r.source == MTASTS_SOURCE_PRELOAD ? "preload policy applied"
+                    : "cached policy kept");
         } else {
             mtasts_record_free(&fresh);
             say(hooks, MTASTS_LOG_MAIN, "mtasts: %s: %s%s", domain, reason,

@@ -417,7 +417,7 @@ typedef mtasts_status (*txt_select_fn)(const char *const *recs, const size_t *le
 
 static mtasts_status dns_txt_select(mtasts_dns *d, const char *prefix, const char *domain,
                                     txt_select_fn select, void *ctx, size_t *n_out,
-                                    mtasts_err *err)
+                                    bool *authentic, mtasts_err *err)
 {
     char label[MTASTS_DOMAIN_MAX + 16];
     ldns_rdf *qname;
@@ -428,6 +428,7 @@ static mtasts_status dns_txt_select(mtasts_dns *d, const char *prefix, const cha
     size_t *lens = NULL, n = 0, i, j;
 
     *n_out = 0;
+    *authentic = false;
     if (!d) {
         mtasts_errf(err, "DNS: no resolver handle");
         return MTASTS_SYSERR;
@@ -441,9 +442,11 @@ static mtasts_status dns_txt_select(mtasts_dns *d, const char *prefix, const cha
     snprintf(label, sizeof label, "%s%s", prefix, domain);
     st = dns_lookup(d, qname, LDNS_RR_TYPE_TXT, false, &r, err);
     ldns_rdf_deep_free(qname);
+    *authentic = (st == MTASTS_OK || st == MTASTS_NOT_FOUND) && r.secure;
     if (st == MTASTS_NOT_FOUND)
-        mtasts_errf(err, "%s: %s", label,
-                    r.nxdomain ? "NXDOMAIN" : "no TXT record (NODATA)");
+        mtasts_errf(err, "%s: %s%s", label,
+                    r.nxdomain ? "NXDOMAIN" : "no TXT record (NODATA)",
+                    r.secure ? " (DNSSEC-authenticated)" : "");
     if (st != MTASTS_OK)
         return st;
 
@@ -505,16 +508,26 @@ mtasts_status mtasts_dns_sts_id(mtasts_dns *d, const char *domain,
                                 char id_out[MTASTS_ID_MAX + 1],
                                 mtasts_err *err)
 {
+    bool authentic;
+
+    return mtasts_dns_sts_lookup(d, domain, id_out, &authentic, err);
+}
+
+mtasts_status mtasts_dns_sts_lookup(mtasts_dns *d, const char *domain,
+                                    char id_out[MTASTS_ID_MAX + 1],
+                                    bool *authentic, mtasts_err *err)
+{
     mtasts_status st;
     size_t n;
 
+    *authentic = false;
     if (id_out)
         id_out[0] = '\0';
     if (!d || !id_out) {
         mtasts_errf(err, "DNS: no resolver handle");
         return MTASTS_SYSERR;
     }
-    st = dns_txt_select(d, "_mta-sts.", domain, sts_select, id_out, &n, err);
+    st = dns_txt_select(d, "_mta-sts.", domain, sts_select, id_out, &n, authentic, err);
     if (st == MTASTS_NOT_FOUND && n > 0)
         mtasts_errf(err, "_mta-sts.%s: no v=STSv1 record among %zu TXT record%s", domain,
                     n, n == 1 ? "" : "s");
@@ -532,9 +545,10 @@ mtasts_status mtasts_dns_tlsrpt(mtasts_dns *d, const char *domain, mtasts_tlsrpt
 {
     mtasts_status st;
     size_t n;
+    bool authentic;
 
     memset(out, 0, sizeof *out);
-    st = dns_txt_select(d, "_smtp._tls.", domain, tlsrpt_select, out, &n, err);
+    st = dns_txt_select(d, "_smtp._tls.", domain, tlsrpt_select, out, &n, &authentic, err);
     if (st == MTASTS_NOT_FOUND && n > 0)
         mtasts_errf(err, "_smtp._tls.%s: no v=TLSRPTv1 record among %zu TXT record%s",
                     domain, n, n == 1 ? "" : "s");

@@ -13,6 +13,9 @@ void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
  *     mtasts_status mtasts_dns_sts_id(mtasts_dns *dns, const char *domain,
  *                                     char id_out[MTASTS_ID_MAX + 1],
  *                                     mtasts_err *err);
+ *     mtasts_status mtasts_dns_sts_lookup(mtasts_dns *dns, const char *domain,
+ *                                         char id_out[MTASTS_ID_MAX + 1],
+ *                                         bool *authentic, mtasts_err *err);
  *     mtasts_status mtasts_dns_dane(mtasts_dns *dns, const char *domain,
  *                                   mtasts_dane_info *out, mtasts_err *err);
  *     mtasts_status mtasts_dns_host_addrs(mtasts_dns *dns, const char *host,
@@ -60,6 +63,14 @@ void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
  *       MTASTS_SYSERR    out of memory, ldns failure
  *     err always says why (e.g. "_mta-sts.x.test: SERVFAIL",
  *     "_mta-sts.x.test: timeout after 2 tries (5000 ms each)").
+ *
+ *     mtasts_dns_sts_lookup() is the same lookup, and also sets
+ *     *authentic when every reply on the way (CNAMEs included) carried AD
+ *     and the answer was a real one (OK, NOT_FOUND, INVALID): with
+ *     NOT_FOUND that is a DNSSEC-authenticated denial (NXDOMAIN, NODATA,
+ *     or an RRset with no STSv1 record), which no on-path attacker can
+ *     forge; err then ends in "(DNSSEC-authenticated)" for NXDOMAIN and
+ *     NODATA. The preload list (preload.h) yields to such a denial only.
  *
  *     mtasts_dns_dane() tells whether DANE (RFC 7672) protects the domain's
  *     MX hosts, so that MTA-STS does not override DANE (RFC 8461 2). It
@@ -173,6 +184,10 @@ void mtasts_dns_set_budget(mtasts_dns *dns, unsigned budget_ms);
 mtasts_status mtasts_dns_sts_id(mtasts_dns *dns, const char *domain,
                                 char id_out[MTASTS_ID_MAX + 1],
                                 mtasts_err *err);
+
+mtasts_status mtasts_dns_sts_lookup(mtasts_dns *dns, const char *domain,
+                                    char id_out[MTASTS_ID_MAX + 1],
+                                    bool *authentic, mtasts_err *err);
 
 mtasts_status mtasts_dns_dane(mtasts_dns *dns, const char *domain,
                               mtasts_dane_info *out, mtasts_err *err);

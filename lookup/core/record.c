@@ -265,8 +265,10 @@ mtasts_status mtasts_record_decode(const char *buf, size_t len, mtasts_record *r
         mtasts_record_init(r);
         return MTASTS_INVALID;
     }
-    if (r->id[0] && mtasts_policy_build(&r->policy, mode, max_age, mx, lens, n_mx, &perr)
-                        != MTASTS_OK) {
+    /* A preload list entry may hold the EFF list's ".suffix" kind. */
+    if (r->id[0] && (r->source == MTASTS_SOURCE_PRELOAD ? mtasts_policy_build_preload
+                                                        : mtasts_policy_build)(
+                        &r->policy, mode, max_age, mx, lens, n_mx, &perr) != MTASTS_OK) {
         mtasts_errf(err, "record: bad policy part: %s", perr.msg);
         mtasts_record_init(r);
         return MTASTS_INVALID;

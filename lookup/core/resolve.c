@@ -3,9 +3,11 @@
  * section 3.3's fetch backoff, over a cached record. See resolve.h.
  */
 #include "resolve.h"
+#include "preload.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 const char *mtasts_outcome_name(mtasts_outcome o)
 {
@@ -18,6 +20,8 @@ const char *mtasts_outcome_name(mtasts_outcome o)
         [MTASTS_OUTCOME_FAILED] = "fetch-failed",
         [MTASTS_OUTCOME_BACKOFF] = "backoff",
         [MTASTS_OUTCOME_DNS_TEMPFAIL] = "dns-tempfail",
+        [MTASTS_OUTCOME_PRELOAD] = "preload",
+        [MTASTS_OUTCOME_PRELOAD_IGNORED] = "preload-ignored",
     };
     return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "unknown";
 }
@@ -180,12 +184,15 @@ mtasts_status mtasts_resolve(mtasts_record *r, const char *domain, int64_t now,
     memset(res, 0, sizeof *res);
     if (mtasts_resolve_cache_answers(r, now, cfg))
         return finish(res, r, now, MTASTS_OUTCOME_CACHED, NULL);
-    if (r->id[0] && !usable) {
-        /* 5.1: an expired policy is gone; the failure state stays. */
+    if (r->id[0] && (!usable || r->source == MTASTS_SOURCE_PRELOAD)) {
+        /* 5.1: an expired policy is gone; the failure state stays. A
+         * preload entry is no cached policy: it never keeps or confirms
+         * anything, and is decided anew after discovery. */
         mtasts_policy_free(&r->policy);
         r->id[0] = '\0';
         r->source = MTASTS_SOURCE_NONE;
         res->record_changed = true;
+        usable = false;
     }
 
     res->txt_queried = true;
@@ -209,4 +216,91 @@ mtasts_status mtasts_resolve(mtasts_record *r, const char *domain, int64_t now,
         && !(cfg->refetch_within && r->expires_at - now <= (int64_t)cfg->refetch_within))
         return finish(res, r, now, MTASTS_OUTCOME_CONFIRMED, NULL);
     return fetch(r, domain, id, now, cfg, ops, res, NULL);
+}
+
+bool mtasts_resolve_preload_due(const mtasts_resolve_result *res)
+{
+    switch (res->outcome) {
+    case MTASTS_OUTCOME_NO_POLICY:
+    case MTASTS_OUTCOME_FAILED:
+    case MTASTS_OUTCOME_BACKOFF:
+    case MTASTS_OUTCOME_DNS_TEMPFAIL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* preload_outcome - the outcome, and what the list did before why the
+ * discovery failed (the reason is bounded: the preload part comes first) */
+static void preload_outcome(mtasts_resolve_result *res, mtasts_outcome o, const char *what)
+{
+    char reason[sizeof res->reason];
+
+    snprintf(reason, sizeof reason, "%s%s%s", what, res->reason[0] ? ": " : "", res->reason);
+    mtasts_strlcpy(res->reason, reason, sizeof res->reason);
+    res->outcome = o;
+}
+
+void mtasts_resolve_preload_expired(mtasts_resolve_result *res, const char *why)
+{
+    char what[128];
+
+    snprintf(what, sizeof what, "preload list entry ignored (%s)", why);
+    preload_outcome(res, MTASTS_OUTCOME_PRELOAD_IGNORED, what);
+}
+
+static bool id_ok(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || ((s[n] | 0x20) >= 'a' && (s[n] | 0x20) <= 'z')))
+            return false;
+    return n > 0 && n <= MTASTS_ID_MAX;
+}
+
+mtasts_status mtasts_resolve_preload(mtasts_record *r, const mtasts_preload_entry *e,
+                                     int64_t now, bool txt_denial_authentic,
+                                     mtasts_resolve_result *res)
+{
+    mtasts_policy p;
+    mtasts_err err = {{0}};
+    char what[128], until[32];
+    time_t t = (time_t)e->expires_at;
+    struct tm tm;
+
+    /* Only an authenticated "no" is the domain's own word; an unsigned
+     * absence, a SERVFAIL or a failed fetch is what the attacker the list
+     * guards against can produce. */
+    if (txt_denial_authentic) {
+        preload_outcome(res, MTASTS_OUTCOME_PRELOAD_IGNORED, "preload list entry ignored "
+                        "(DNSSEC-authenticated denial of the MTA-STS record)");
+        return MTASTS_NOT_FOUND;
+    }
+    if (e->expires_at < now) {
+        mtasts_resolve_preload_expired(res, "expired");
+        return MTASTS_NOT_FOUND;
+    }
+    if (mtasts_policy_copy(&p, &e->policy, &err) != MTASTS_OK) {
+        snprintf(what, sizeof what, "preload list entry unusable (%s)", err.msg);
+        preload_outcome(res, MTASTS_OUTCOME_PRELOAD_IGNORED, what);
+        return MTASTS_NOT_FOUND;
+    }
+    mtasts_policy_free(&r->policy);
+    r->policy = p;
+    mtasts_strlcpy(r->id, id_ok(e->id) ? e->id : "preload", sizeof r->id);
+    r->source = MTASTS_SOURCE_PRELOAD;
+    r->fetched_at = e->taken_at > 0 && e->taken_at <= now ? e->taken_at : now;
+    /* Never beyond the entry: its expiry ends the answer, and the TXT
+     * recheck or fetch backoff (next_check_at, left as 5.1 set it) ends
+     * it sooner, so discovery is retried on the normal schedule. */
+    r->expires_at = e->expires_at;
+    res->record_changed = true;
+    if (!gmtime_r(&t, &tm) || !strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(until, sizeof until, "%lld", (long long)e->expires_at);
+    snprintf(what, sizeof what, "preload list entry applies (mode %s, until %s)",
+             mtasts_mode_name(p.mode), until);
+    preload_outcome(res, MTASTS_OUTCOME_PRELOAD, what);
+    return MTASTS_OK;
 }

@@ -49,6 +49,28 @@
  *     mode none is fetched anyway when it expires within refetch_within,
  *     or, for a lookup (refetch_within 0), once half its lifetime is over:
  *     blocking _mta-sts alone must not let an enforce policy lapse.
+ *
+ *     Preload list (issue 13; preload.h): a record whose policy came from
+ *     the list (source preload) answers from the cache like any other
+ *     until next_check_at, but mtasts_resolve() never treats it as a
+ *     cached policy: it is dropped before discovery, so it is never kept,
+ *     confirmed or refetched, and a fetched policy simply replaces it.
+ *     After mtasts_resolve() returned NOT_FOUND with an outcome for which
+ *     mtasts_resolve_preload_due() is true (no usable policy because the
+ *     TXT lookup or the fetch failed: absent, invalid, SERVFAIL, timeout,
+ *     fetch error, 3.3 backoff), the caller looks the domain up on the
+ *     list and calls mtasts_resolve_preload() with the unexpired entry:
+ *
+ *       TXT denial DNSSEC-authenticated  entry ignored (the domain's own
+ *                                        word), PRELOAD_IGNORED, NOT_FOUND
+ *       otherwise                        r holds the entry's policy, source
+ *                                        preload, expiring with the entry,
+ *                                        next_check_at unchanged (the
+ *                                        normal recheck and backoff
+ *                                        schedule); PRELOAD, OK
+ *
+ *     mtasts_resolve_preload_expired() records an entry (or list) that
+ *     has expired: PRELOAD_IGNORED with the reason, for the log.
  * .fi
  */
 #ifndef MTASTS_RESOLVE_H
@@ -98,6 +120,10 @@ typedef enum mtasts_outcome {
     MTASTS_OUTCOME_FAILED,          /* advertised, fetch failed, no cache */
     MTASTS_OUTCOME_BACKOFF,         /* fetch skipped (3.3), no cache */
     MTASTS_OUTCOME_DNS_TEMPFAIL,    /* TXT lookup failed, no cache */
+    MTASTS_OUTCOME_PRELOAD,         /* one of the four above, and a preload
+                                       entry stands in (mtasts_resolve_preload) */
+    MTASTS_OUTCOME_PRELOAD_IGNORED, /* the same, but the entry is set aside:
+                                       expired, or an authenticated denial */
 } mtasts_outcome;
 
 const char *mtasts_outcome_name(mtasts_outcome o);
@@ -117,5 +143,12 @@ mtasts_status mtasts_resolve(mtasts_record *r, const char *domain, int64_t now,
                              const mtasts_resolve_config *cfg,
                              const mtasts_resolve_ops *ops,
                              mtasts_resolve_result *res);
+
+struct mtasts_preload_entry;
+bool mtasts_resolve_preload_due(const mtasts_resolve_result *res);
+mtasts_status mtasts_resolve_preload(mtasts_record *r, const struct mtasts_preload_entry *e,
+                                     int64_t now, bool txt_denial_authentic,
+                                     mtasts_resolve_result *res);
+void mtasts_resolve_preload_expired(mtasts_resolve_result *res, const char *why);
 
 #endif

@@ -76,6 +76,16 @@ check "other-txt.test: one unrelated + one STSv1 TXT" \
 check "not-sts.test: only v=STSv2" test "$(q +short _mta-sts.not-sts.test TXT)" = '"v=STSv2; id=x"'
 check "nopolicy.test: no _mta-sts record (NXDOMAIN)" \
     test "$(status_of "$(q _mta-sts.nopolicy.test TXT)")" = NXDOMAIN
+# The preload fixtures (tests/preload): an absence that proves nothing, and one that does.
+r=$(q @"$WORLD_RESOLVER" _mta-sts.preload-stripped.test TXT)
+check "preload-stripped.test: no _mta-sts (NXDOMAIN), not authenticated (no AD)" \
+    bash -c '[ "$(grep -o "status: [A-Z]*" <<<"$1")" = "status: NXDOMAIN" ] && ! grep -q "^;; flags:.* ad" <<<"$1"' _ "$r"
+r=$(q @"$WORLD_RESOLVER" _mta-sts.preload-proven.test TXT)
+check "preload-proven.test: no _mta-sts (NXDOMAIN), DNSSEC-authenticated (AD)" \
+    bash -c '[ "$(grep -o "status: [A-Z]*" <<<"$1")" = "status: NXDOMAIN" ] && grep -q "^;; flags:.* ad" <<<"$1"' _ "$r"
+check "preload-servfail.test: _mta-sts TXT SERVFAIL, its MX answered" \
+    bash -c '[ "$(grep -o "status: [A-Z]*" <<<"$1")" = "status: SERVFAIL" ] && [ "$(dig +short preload-servfail.test MX)" = "10 mx.preload-servfail.test." ]' \
+    _ "$(q @"$WORLD_RESOLVER" _mta-sts.preload-servfail.test TXT)"
 check "no-mtasts-host.test: mta-sts name is NXDOMAIN" \
     test "$(status_of "$(q mta-sts.no-mtasts-host.test A)")" = NXDOMAIN
 check "enforce-twomx.test: MX 10 expired + MX 20 good receiver" \
