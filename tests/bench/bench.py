@@ -710,6 +710,10 @@ class Bench:
     # and on stock exim4 (dlfunc).
     DELIVERY_VARIANTS = ["4.96", "stock-split"]
     DELIVERY_DESTS = {"enforce": "enforce.test", "nopolicy": "nopolicy.test"}
+    # configuration -> destinations; "norecord": the snippets with TLSRPT
+    # recording off (MTASTS_TLSRPT_EVENT empty), for issue 12's benchmark
+    DELIVERY_CONFIGS = {"default": ["enforce", "nopolicy"], "snippets": ["enforce", "nopolicy"],
+                        "norecord": ["enforce"]}
 
     def spawn_all(self, argv, stdin_path=None):
         """Run argv and wait for it and every process it leaves behind (we
@@ -838,8 +842,8 @@ class Bench:
             confs[(v, a)] = {"exim": ex, "conf": cf, "dir": d}
         arms = []
         for v in self.DELIVERY_VARIANTS:
-            for cfg in ("default", "snippets"):
-                for dest in self.DELIVERY_DESTS:
+            for cfg, dests in self.DELIVERY_CONFIGS.items():
+                for dest in dests:
                     a = dict(confs[(v, cfg)])
                     a.update(variant=v, cfg=cfg, dest=dest,
                              name="%s/%s/%s" % (v, cfg, dest))
@@ -865,7 +869,7 @@ class Bench:
             routes[a["name"]] = ["R=%s T=%s" % x for x in rs]
         for a in arms:
             r = routes[a["name"]]
-            if a["cfg"] == "snippets" and a["dest"] == "enforce" and \
+            if a["cfg"] != "default" and a["dest"] == "enforce" and \
                     not all("mtasts" in x for x in r):
                 raise RuntimeError("7: %s: not delivered by the MTA-STS route: %s"
                                    % (a["name"], r))
@@ -905,7 +909,25 @@ class Bench:
                     "startup_wall": summary([x / y for x, y in zip(one_round[s_]["wall"],
                                                                    one_round[d_]["wall"])]),
                 }
+        # TLSRPT recording (issue 12): snippets (recording) vs norecord, to
+        # the enforce domain: CPU per session (one per message), delivery
+        # time, and throughput (messages/s) of all three configurations.
+        recording = {}
+        for v in self.DELIVERY_VARIANTS:
+            rec, off, dflt = ("%s/%s/enforce" % (v, c) for c in ("snippets", "norecord",
+                                                                  "default"))
+            recording[v] = {
+                "cpu_per_session_us": summary([(x - y) * 1e6 for x, y in
+                                               zip(bulk[rec]["cpu"], bulk[off]["cpu"])]),
+                "wall_ratio": summary([x / y for x, y in zip(bulk[rec]["wall"],
+                                                             bulk[off]["wall"])]),
+                "msgs_per_s": {c: summary([1 / w for w in bulk[x]["wall"]])
+                               for c, x in (("default", dflt), ("norecord", off),
+                                            ("snippets", rec))},
+                "micro": self.tlsrpt_micro(confs[(v, "snippets")], v),
+            }
         data = {"N": N, "rounds": R, "startup_runs": S, "variants": self.DELIVERY_VARIANTS,
+                "recording": recording,
                 "dests": self.DELIVERY_DESTS, "routes": routes,
                 "exims": {v: first_line(out_of([confs[(v, "default")]["exim"], "-C",
                                                  confs[(v, "default")]["conf"], "-bV"],
@@ -915,6 +937,53 @@ class Bench:
                 "startup": {x: {m: summary(v[m]) for m in v} for x, v in one.items()},
                 "ratios": ratios}
         self.section("7", data)
+
+    def tlsrpt_micro(self, arm, variant, M=None, R=None):
+        """CPU per recorded session measured in one Exim process: M
+        recording calls (the transport's smtp:ehlo after STARTTLS, each
+        for another MX host so Exim's lookup cache does not answer them) in
+        one `exim -be`, with recording on and off (tlsrpt_record=no), in
+        interleaved rounds; (on - off) / M. None if the module has no
+        TLSRPT recording."""
+        M = M or n(50, 500)
+        R = R or n(3, 9)
+        with open(arm["conf"]) as f:
+            conf = f.read()
+        m = re.search(r"^MTASTS_OPTIONS = (\S+)", conf, re.M)
+        if not m:
+            return None
+        opts = m.group(1)
+        dlfunc = re.search(r"^MTASTS_DLFUNC = (\S+)", conf, re.M)
+        out = {}
+        for label, extra in (("on", ""), ("off", ",tlsrpt_record=no")):
+            path = os.path.join(self.work, "tlsrpt-%s-%s.be" % (variant, label))
+            with open(path, "w") as f:
+                for k in range(M):
+                    q = ("tlsrpt ev=smtp:ehlo dom=enforce.test host=mx%d.enforce.test "
+                         "ip=127.0.2.1 src=127.0.3.1 errno=0 cv=1 dane=no "
+                         "cipher=TLS1.3:TLS_AES_256_GCM_SHA384:256 data=" % k)
+                    if dlfunc:
+                        f.write("${dlfunc{%s}{mtasts_tlsrpt}{%s}{%s%s}}\n"
+                                % (dlfunc.group(1), q, opts, extra))
+                    else:
+                        f.write("${lookup mtasts,%s%s{%s}}\n" % (opts, extra, q))
+            out[label] = path
+        # does this build record at all? (an unknown option or query fails)
+        probe = out_of([arm["exim"], "-C", arm["conf"], "-be"], stdin_path=out["on"],
+                       check=False)
+        if "Failed" in probe or "unknown" in probe.lower() or "error" in probe.lower():
+            return {"error": first_line(probe)}
+        cpu = {"on": [], "off": []}
+        for r in range(R):
+            for label in rotate(["on", "off"], r):
+                w, c, rc = self.spawn_all([arm["exim"], "-C", arm["conf"], "-be"], out[label])
+                if rc != 0:
+                    raise RuntimeError("7: tlsrpt micro %s: exim -be exited %s: %s"
+                                       % (label, rc, self.err()))
+                cpu[label].append(c)
+        per = [(x - y) / M * 1e6 for x, y in zip(cpu["on"], cpu["off"])]
+        return {"M": M, "rounds": R, "cpu_per_session_us": summary(per),
+                "cpu_on_s": summary(cpu["on"]), "cpu_off_s": summary(cpu["off"])}
 
     def measure(self):
         try:
@@ -1359,6 +1428,55 @@ def report(results_path, doc_path):
                 targets.append(("7. %s %s: %s ≤ %.2fx" % (label.get(v, v), dest, what, limit),
                                 ok, "%.3fx" % r))
         add("")
+        rec = s.get("recording")
+        if rec:
+            add("### TLSRPT recording (issue 12)")
+            add("")
+            add("The same rounds, to `enforce.test`, with a third configuration *norecord*: the "
+                "snippets with `MTASTS_TLSRPT_EVENT` empty (no recording; the testing part of "
+                "`event_action` stays). *snippets* records every TLS session (one per message "
+                "here) through the module. CPU per recorded session = CPU per message "
+                "(snippets - norecord), median over rounds of the paired difference; delivery "
+                "time = wall per message, snippets / norecord. Throughput = messages per second "
+                "of one `exim -qf` delivering N messages (one delivery process and connection "
+                "per message). *In one process*: M recording calls (an `smtp:ehlo` after "
+                "STARTTLS, each for another MX host) in one `exim -be`, recording on vs "
+                "`tlsrpt_record=no`, interleaved rounds: (on - off) / M, the recording alone "
+                "without the delivery's noise.")
+            add("")
+            add("| Exim | CPU per recorded session (deliveries) | in one process | "
+                "delivery time, recording / norecord | messages/s: default | norecord | "
+                "snippets (recording) |")
+            add("| --- | --- | --- | --- | --- | --- | --- |")
+            for v, r in rec.items():
+                mi = r.get("micro") or {}
+                micro = ("%.1f µs (IQR %.1f – %.1f, M = %d)" % (
+                    mi["cpu_per_session_us"]["median"], mi["cpu_per_session_us"]["p25"],
+                    mi["cpu_per_session_us"]["p75"], mi["M"])
+                    if "cpu_per_session_us" in mi else mi.get("error", "not measured"))
+                cs = r["cpu_per_session_us"]
+                add("| %s | %.0f µs (IQR %.0f – %.0f) | %s | %s | %.1f | %.1f | %.1f |" % (
+                    label.get(v, v), cs["median"], cs["p25"], cs["p75"], micro,
+                    rf(r["wall_ratio"]), r["msgs_per_s"]["default"]["median"],
+                    r["msgs_per_s"]["norecord"]["median"],
+                    r["msgs_per_s"]["snippets"]["median"]))
+            add("")
+            for v, r in rec.items():
+                wr = r["wall_ratio"]["median"]
+                ok = wr <= 1.02
+                add(verdict(ok, "%s: recording adds %+.1f%% delivery time; target ≤ 2%%"
+                            % (label.get(v, v), (wr - 1) * 100)) + "  ")
+                targets.append(("12. %s: recording, delivery time ≤ +2%%" % label.get(v, v),
+                                ok, "%+.1f%%" % ((wr - 1) * 100)))
+                mi = r.get("micro") or {}
+                if "cpu_per_session_us" in mi:
+                    us = mi["cpu_per_session_us"]["median"]
+                    ok = us <= 50
+                    add(verdict(ok, "%s: recording CPU per session %.1f µs (one process); "
+                                "target ≤ 50 µs" % (label.get(v, v), us)) + "  ")
+                    targets.append(("12. %s: recording CPU per session ≤ 50 µs"
+                                    % label.get(v, v), ok, "%.1f µs" % us))
+            add("")
 
     add("## Targets")
     add("")
