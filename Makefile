@@ -142,7 +142,7 @@ $(BUILD)/tests/%: tests/integration/%.c $(NET_LIB) $(CORE_LIB) tests/unit/unit.h
 # libFuzzer targets (clang), linked with the core sources compiled for fuzzing.
 # The fuzzed parsers are pure: only they and what they use are linked.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) -Ilookup/core
-FUZZ_CORE   := $(addprefix lookup/core/,common.c policy.c txt_record.c mx_match.c record.c)
+FUZZ_CORE   := $(addprefix lookup/core/,common.c policy.c txt_record.c mx_match.c record.c tlsrpt_classify.c)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(wildcard lookup/core/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE)

@@ -97,6 +97,7 @@ run_suite rfc-world       $WORLD bash tests/cli/test-rfc-world.sh
 [ -f tests/install/test-install.sh ] && run_suite install  bash tests/install/test-install.sh
 [ -f tests/e2e/test-delivery.sh ]  && run_suite e2e        $WORLD bash tests/e2e/test-delivery.sh
 run_suite e2e-retry       $WORLD bash tests/e2e/test-retry.sh
+run_suite tlsrpt-record   $WORLD bash tests/tlsrpt/test-record.sh
 run_suite admin           bash tests/install/test-admin.sh
 run_suite walkthrough     $WORLD bash tests/install/test-walkthrough.sh
 run_suite offswitch       $WORLD bash tests/install/test-offswitch.sh

@@ -17,6 +17,7 @@
 #include "fetch.h"
 #include "mx_match.h"
 #include "store.h"
+#include "tlsrpt_helper.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -55,6 +56,8 @@ typedef struct net_ctx {
     bool verbose;
     struct timespec start;  /* the budget runs from here */
     unsigned budget_ms;     /* mtasts_options_helper_budget_ms() */
+    const char *tlsrpt_result;  /* a failed fetch's RFC 8460 result type */
+    char tlsrpt_reason[MTASTS_REASON_MAX];
 } net_ctx;
 
 static double ms_since(const struct timespec *t0)
@@ -123,12 +126,17 @@ static mtasts_status net_fetch(void *ctx, const char *domain, mtasts_policy *out
                 "first byte %.1f total %.1f ms)\n", info.url, mtasts_status_name(st),
                 err->msg[0] ? ": " : "", err->msg, info.http_status, info.bytes, info.dns_ms,
                 info.connect_ms, info.tls_ms, info.first_byte_ms, info.total_ms);
-    if (st != MTASTS_OK)
+    if (st != MTASTS_OK) {
+        n->tlsrpt_result = tlsrpt_fetch_result(st, info.fail, MTASTS_OK);
+        mtasts_strlcpy(n->tlsrpt_reason, err->msg, sizeof n->tlsrpt_reason);
         return st;
+    }
     st = mtasts_policy_parse(body, len, out, err);
     if (n->verbose)
         fprintf(stderr, "parse: %s%s%s\n", mtasts_status_name(st), err->msg[0] ? ": " : "",
                 err->msg);
+    n->tlsrpt_result = tlsrpt_fetch_result(MTASTS_OK, info.fail, st);
+    mtasts_strlcpy(n->tlsrpt_reason, err->msg, sizeof n->tlsrpt_reason);
     mtasts_fetch_free(&body);
     return st;
 }
@@ -182,7 +190,7 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
         .nameservers = o->nameservers[0] ? o->nameservers : NULL,
         .timeout_ms = o->dns_timeout, .retries = o->dns_tries,
     };
-    net_ctx net = { o, NULL, verbose, { 0, 0 }, mtasts_options_helper_budget_ms(o) };
+    net_ctx net = { .o = o, .verbose = verbose, .budget_ms = mtasts_options_helper_budget_ms(o) };
     mtasts_resolve_ops ops = { net_txt, net_fetch, &net };
     mtasts_store *s = NULL;
     mtasts_err err = {{0}};
@@ -234,6 +242,9 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
     st = mtasts_resolve(r, domain, now, &rc, &ops, res);
     if (res->record_changed)
         store_record(s, domain, r, force, now, verbose);
+    /* TLSRPT: a failed fetch for a delivery (not the refresher's) */
+    if (!force && net.tlsrpt_result)
+        tlsrpt_record_policy_failure(s, o, domain, r, net.tlsrpt_result, net.tlsrpt_reason);
 
     /* DANE whenever a policy applies and DNS was asked anyway. */
     if (st == MTASTS_OK && o->dane && res->txt_queried) {

@@ -112,6 +112,21 @@ static mtasts_store *store_for(const mtasts_options *o, const mtasts_hooks *h)
     return proc.store;
 }
 
+mtasts_status mtasts_answer_context(const char *opts, const mtasts_hooks *hooks,
+                                    mtasts_options *o, mtasts_store **s, mtasts_err *err)
+{
+    if (hooks)
+        proc.hooks = *hooks;
+    else
+        memset(&proc.hooks, 0, sizeof proc.hooks);
+    *s = NULL;
+    if (settings(opts, o, err) != MTASTS_OK)
+        return MTASTS_INVALID;
+    if (!o->disabled)
+        *s = store_for(o, hooks);
+    return MTASTS_OK;
+}
+
 mtasts_status mtasts_answer_format(const mtasts_record *r, char *out, size_t outsize,
                                    mtasts_err *err)
 {

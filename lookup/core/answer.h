@@ -60,6 +60,16 @@ typedef struct mtasts_hooks {
 mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_hooks *hooks,
                             char *out, size_t outsize, unsigned *ttl, mtasts_err *err);
 
+/* The process's settings (defaults, configuration file, opts) and store
+ * (*s NULL when it cannot be opened: already logged once) for the other
+ * entry points of the adapters (tlsrpt_event.h). hooks as for
+ * mtasts_answer. MTASTS_INVALID for bad options. */
+struct mtasts_options;
+struct mtasts_store;
+mtasts_status mtasts_answer_context(const char *opts, const mtasts_hooks *hooks,
+                                    struct mtasts_options *o, struct mtasts_store **s,
+                                    mtasts_err *err);
+
 /* While another process holds domain's lease (it is fetching), wait up to
  * wait_s seconds for its result. r receives the stored record once the
  * lease is released or a TXT check newer than the wait is stored; returns

@@ -41,6 +41,9 @@ static const opt_def opt_table[] = {
     UINT(map_max, 0, 64u << 20),   /* 0: default */
     /* The emergency off switch (admin guide, "Rolling back"). */
     { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
+    /* TLSRPT recording (tlsrpt_event.c): Exim's TLS outcomes to the store. */
+    { "tlsrpt_record", OPT_BOOL, offsetof(mtasts_options, tlsrpt_record), 0, 0 },
+    { "tlsrpt_nosync", OPT_BOOL, offsetof(mtasts_options, tlsrpt_nosync), 0, 0 },
 };
 #undef PATH
 #undef UINT
@@ -62,6 +65,7 @@ void mtasts_options_init(mtasts_options *o)
     o->connect_timeout = 10000;
     o->fetch_timeout = 30000;
     o->dane = true;
+    o->tlsrpt_record = true;
 }
 
 /* set_one - apply key=value (lengths given: the text is not NUL-split) */

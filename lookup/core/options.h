@@ -50,6 +50,10 @@
  *     disabled         no                           the emergency off switch:
  *                                                   yes makes every lookup
  *                                                   answer "no policy"
+ *     tlsrpt_record    yes                          record TLS session
+ *                                                   outcomes (RFC 8460)
+ *     tlsrpt_nosync    no                           ... without fdatasync
+ *                                                   (tlsrpt_store.c, COST)
  * .fi
  */
 #ifndef MTASTS_OPTIONS_H
@@ -90,6 +94,8 @@ typedef struct mtasts_options {
     bool allow_private_policy_host; /* fetch from non-public addresses */
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
     bool disabled;             /* off switch: every lookup is "no policy" */
+    bool tlsrpt_record;        /* record TLS outcomes for TLSRPT */
+    bool tlsrpt_nosync;        /* ... committed without fdatasync */
 } mtasts_options;
 
 void mtasts_options_init(mtasts_options *o);

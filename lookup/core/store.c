@@ -17,6 +17,8 @@
  *                         mtasts_record_encode() bytes.
  *     "\1schema"          the schema number, "1" (MTASTS_STORE_SCHEMA).
  *     "\1lease:<domain>"  "<pid> <expiry>" (decimal): single-flight lease.
+ *     "\2tlsrpt..."       TLSRPT outcomes (tlsrpt_store.c); "\3preload:..."
+ *                         preload lists. A flush keeps all but leases.
  *     A domain never starts with \1, so domain records are exactly the keys
  *     from "!" (0x21) on; foreach, stats and eviction start there.
  *
@@ -331,21 +333,51 @@ mtasts_status mtasts_store_delete(mtasts_store *s, const char *domain, mtasts_er
     return store_fail(s, err, "deleting from", rc);
 }
 
+/* Keys deleted per flush transaction: a dirty-page list (LMDB's
+ * MDB_TXN_FULL) holds far more, and readers are not held off for long. */
+#define FLUSH_BATCH 8192
+
+/* flush_fn - delete up to FLUSH_BATCH domain records and leases; keep the
+ * other non-domain data (schema, TLSRPT outcomes, preload lists): a flush
+ * of the policy cache must not lose a day's TLS reports. *ctx: true when
+ * the batch was full (more may be left). */
 static int flush_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
 {
-    int rc = mdb_drop(txn, s->dbi, 0);
+    bool *more = ctx;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t n = 0;
+    int rc;
 
-    return rc ? rc : store_schema_write(s, txn, ctx);
+    *more = false;
+    if ((rc = mdb_cursor_open(txn, s->dbi, &c)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (!is_domain_key(&k) && !(k.mv_size >= LEASE_PREFIX_LEN
+                                    && memcmp(k.mv_data, LEASE_PREFIX, LEASE_PREFIX_LEN) == 0))
+            continue;
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        if (++n == FLUSH_BATCH) {
+            *more = true;
+            break;
+        }
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 mtasts_status mtasts_store_flush(mtasts_store *s, mtasts_err *err)
 {
     mtasts_status st;
-    int rc;
+    bool more = true;
+    int rc = 0;
 
     if ((st = store_writable(s, err)) != MTASTS_OK)
         return st;
-    rc = store_run_txn(s, 0, flush_fn, NULL);
+    while (more && rc == 0)
+        rc = store_run_txn(s, 0, flush_fn, &more);
     return rc == 0 ? MTASTS_OK : store_fail(s, err, "flushing", rc);
 }
 

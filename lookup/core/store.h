@@ -110,7 +110,8 @@ mtasts_status mtasts_store_get(mtasts_store *s, const char *domain, mtasts_recor
 mtasts_status mtasts_store_put(mtasts_store *s, const char *domain,
                                const mtasts_record *r, mtasts_err *err);
 mtasts_status mtasts_store_delete(mtasts_store *s, const char *domain, mtasts_err *err);
-/* Remove every domain record (leases too); keeps the meta record. */
+/* Remove every domain record (leases too); keeps the meta record and the
+ * other non-domain data (TLSRPT outcomes, preload lists). */
 mtasts_status mtasts_store_flush(mtasts_store *s, mtasts_err *err);
 
 /* Visit every domain record in key order; stop early when fn returns false.

@@ -44,6 +44,25 @@
  * reporter omit details; the summary counts stay exact). */
 #define MTASTS_TLSRPT_DETAILS_MAX 32
 
+/* Aggregates created per UTC day at most (a flood of distinct domains must
+ * not fill the store: 0.3 to 1 KiB each). Outcomes that would need another
+ * aggregate are only counted, as that day's overflow. */
+#define MTASTS_TLSRPT_AGGREGATES_MAX 10000
+/* A backstop for a reporter that never runs: the first record of a day
+ * deletes what is older than this many days (the reporter's retention,
+ * mtasts_tlsrpt_expire(), is normally shorter). With the bound above the
+ * outcomes use at most some 300 MB of the store. */
+#define MTASTS_TLSRPT_KEEP_DAYS_MAX 31
+/* Tests: a smaller bound for this process (0: the default). */
+void mtasts_tlsrpt_set_aggregates_max(unsigned n);
+
+/* Commit records with MDB_NOSYNC (true) instead of MDB_NOMETASYNC (the
+ * default), for this process: see tlsrpt_store.c, COST. */
+void mtasts_tlsrpt_set_nosync(bool nosync);
+
+/* The UTC day "YYYY-MM-DD" of a unix time; false if it has none. */
+bool mtasts_tlsrpt_day_of(int64_t when, char day[static 11]);
+
 typedef enum mtasts_tlsrpt_policy_type {
     MTASTS_TLSRPT_NO_POLICY = 0,    /* "no-policy-found" */
     MTASTS_TLSRPT_STS = 1,          /* "sts" */
@@ -79,6 +98,9 @@ typedef struct mtasts_tlsrpt_outcome {
     const char *additional_info;        /* or NULL */
 } mtasts_tlsrpt_outcome;
 
+/* OK; TEMPFAIL when the store cannot be written or the day's aggregate
+ * bound was reached (the outcome is then counted as overflow); INVALID for
+ * an outcome without a domain, day or known policy type. */
 mtasts_status mtasts_tlsrpt_record(mtasts_store *s, const mtasts_tlsrpt_outcome *o,
                                    mtasts_err *err);
 
@@ -112,7 +134,14 @@ typedef bool (*mtasts_tlsrpt_visit_fn)(void *ctx, const mtasts_tlsrpt_aggregate 
 mtasts_status mtasts_tlsrpt_foreach(mtasts_store *s, const char *day,
                                     mtasts_tlsrpt_visit_fn fn, void *ctx, mtasts_err *err);
 
-/* Delete the aggregates (and sent marks) of days before before_day. */
+/* The aggregates created on day and the sessions of day not recorded
+ * because MTASTS_TLSRPT_AGGREGATES_MAX was reached (both 0 for a day
+ * without records). */
+mtasts_status mtasts_tlsrpt_day_stats(mtasts_store *s, const char *day, uint64_t *aggregates,
+                                      uint64_t *overflow, mtasts_err *err);
+
+/* Delete the aggregates, day counters and sent marks of days before
+ * before_day (sent-mark keys start with the day after their prefix). */
 mtasts_status mtasts_tlsrpt_expire(mtasts_store *s, const char *before_day, mtasts_err *err);
 
 #endif

@@ -58,6 +58,8 @@ FORWARD(int, mdb_env_stat, (MDB_env *env, MDB_stat *st), (env, st), ELIBACC)
 FORWARD(int, mdb_env_info, (MDB_env *env, MDB_envinfo *st), (env, st), ELIBACC)
 FORWARD_VOID(mdb_env_close, (MDB_env *env), (env))
 FORWARD(int, mdb_env_set_mapsize, (MDB_env *env, size_t size), (env, size), ELIBACC)
+FORWARD(int, mdb_env_set_flags, (MDB_env *env, unsigned int flags, int onoff),
+        (env, flags, onoff), ELIBACC)
 FORWARD(int, mdb_env_set_maxreaders, (MDB_env *env, unsigned int readers),
         (env, readers), ELIBACC)
 FORWARD(int, mdb_txn_begin, (MDB_env *env, MDB_txn *parent, unsigned int flags,

@@ -5,6 +5,10 @@
  *   ${dlfunc{/usr/lib/exim4/mtasts_dlfunc.so}{mtasts_policy}{$domain}}
  *   ${dlfunc{/usr/lib/exim4/mtasts_dlfunc.so}{mtasts_policy}{$domain}{store=/x}}
  *
+ * and, from the transport's event_action (TLSRPT recording, tlsrpt_event.h):
+ *
+ *   ${dlfunc{/usr/lib/exim4/mtasts_dlfunc.so}{mtasts_tlsrpt}{tlsrpt ev=...}{OPTIONS}}
+ *
  * It gives the same answer text as ${lookup mtasts{...}} from the same core,
  * and the empty string when no policy applies (a dlfunc has no "fail" branch
  * to choose, and a forced failure would fail the whole expansion). Bad
@@ -18,6 +22,7 @@
 
 #include "answer.h"
 #include "common.h"
+#include "tlsrpt_event.h"
 
 static void exim_log(void *ctx, mtasts_log_level level, const char *msg)
 {
@@ -61,4 +66,20 @@ MTASTS_API int mtasts_policy(uschar **yield, int argc, uschar *argv[])
     }
     *yield = string_sprintf("mtasts: %s", err.msg);
     return DEFER;
+}
+
+/* mtasts_tlsrpt - record a transport event; always "" and OK: recording
+ * never changes a delivery (a tls:cert event refuses the certificate on a
+ * non-empty result, and a failed expansion would be logged per event). */
+MTASTS_API int mtasts_tlsrpt(uschar **yield, int argc, uschar *argv[])
+{
+    mtasts_hooks hooks = { exim_log, NULL, (debug_selector & D_local_scan) != 0 };
+
+    if (argc >= 1 && argc <= 2 && mtasts_tlsrpt_is_event((const char *)argv[0]))
+        mtasts_tlsrpt_event((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL,
+                            &hooks);
+    else
+        exim_log(NULL, MTASTS_LOG_DEBUG, "mtasts_tlsrpt: arguments are \"tlsrpt ...\" [OPTIONS]");
+    *yield = string_copy(US"");
+    return OK;
 }

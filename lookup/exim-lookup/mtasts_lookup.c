@@ -17,6 +17,7 @@
 
 #include "answer.h"
 #include "common.h"
+#include "tlsrpt_event.h"
 
 #include <lmdb.h>
 
@@ -108,6 +109,14 @@ static int mtasts_find(void *handle, const uschar *filename, const uschar *query
 
     (void)handle; (void)filename; (void)length;
     MTASTS_DEBUG hooks.debug = true;
+    /* ${lookup mtasts{tlsrpt ...}} from the transport's event_action:
+     * record, answer "", and never let Exim cache it (each call counts). */
+    if (mtasts_tlsrpt_is_event((const char *)query)) {
+        mtasts_tlsrpt_event((const char *)query, (const char *)opts, &hooks);
+        *result = string_copy(US"");
+        *do_cache = 0;
+        return OK;
+    }
     MTASTS_DEBUG debug_printf_indent("mtasts: query \"%s\"%s%s\n", query,
                                      opts ? " options " : "", opts ? (const char *)opts : "");
     st = mtasts_answer((const char *)query, (const char *)opts, &hooks, out, sizeof out,
