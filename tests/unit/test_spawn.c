@@ -6,8 +6,11 @@
 #include "spawn.h"
 #include "unit.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 static int64_t now_ms(void)
@@ -61,7 +64,16 @@ int main(void)
         CHECK_INT(st, MTASTS_OK, "late exit status");
         CHECK_INT(code, 0, "late exit code");
         CHECK(now_ms() - t0 >= 290, "waited for the exit (%lld ms)", (long long)(now_ms() - t0));
-        CHECK(switches < 15, "waiting for the exit slept in steps: %ld wake-ups", switches);
+        int fd = pidfd_open(getpid(), 0);
+        if (fd >= 0) {
+            close(fd);
+            CHECK(switches < 15, "waiting for the exit slept in steps: %ld wake-ups", switches);
+        } else {
+            /* valgrind 3.19 does not know pidfd_open (ENOSYS): spawn.c
+             * falls back to the 5 ms poll, as on kernels before 5.3 */
+            printf("SKIP wake-up count: no pidfd_open here (%s), not counted\n",
+                   strerror(errno));
+        }
     }
     return UNIT_DONE("spawn");
 }
