@@ -167,9 +167,16 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
     bool tls, tlsa;
 
     mtasts_record_init(&r);
-    if (!q || !parse(q, &e) || empty(e.dom)) {
+    if (!q || !parse(q, &e)) {
         log_once(hooks, "mtasts: TLSRPT: unusable event text%s%s (check MTASTS_TLSRPT_EVENT)",
                  "", "");
+        goto out;
+    }
+    /* No $domain: a transport run for several domains (multi_domain). */
+    if (empty(e.dom)) {
+        if (hooks && hooks->log && hooks->debug)
+            hooks->log(hooks->ctx, MTASTS_LOG_DEBUG,
+                       "mtasts: TLSRPT: no $domain (multi_domain transport): not recorded");
         goto out;
     }
     /* Events that record nothing need neither settings nor the store. */

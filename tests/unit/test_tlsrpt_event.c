@@ -119,7 +119,7 @@ int main(void)
     ev("tlsrpt ev=tcp:close dom=e.test");
     ev("tlsrpt garbage");
     ev("tlsrpt ");
-    ev("tlsrpt ev=smtp:ehlo data=x");
+    ev("tlsrpt ev=smtp:ehlo data=x");       /* no domain: not recorded, not logged */
     CHECK_STR(recorded(), "a.test no-policy-found ok=1 fail=0; b.test tlsa ok=0 fail=1 "
               "validation-failure=1; c.test no-policy-found ok=0 fail=1 starttls-not-supported=1; "
               "d.test no-policy-found ok=0 fail=1 certificate-expired=1",
