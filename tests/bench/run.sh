@@ -9,6 +9,8 @@
 #   BENCH_SECTIONS     e.g. "1 7": only those sections (see tests/bench/bench.py)
 #   BENCH_BUILD        build directory (default build/bench)
 #   BENCH_DOC          report file (default docs/benchmarks.md)
+#   BENCH_KEEP         results.json of an earlier run: the sections not in
+#                      BENCH_SECTIONS are reported from it (marked as such)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (test world, packages)" >&2; exit 1; }
