@@ -1465,10 +1465,12 @@ def report(results_path, doc_path):
                 "(snippets - norecord), median over rounds of the paired difference; delivery "
                 "time = wall per message, snippets / norecord. Throughput = messages per second "
                 "of one `exim -qf` delivering N messages (one delivery process and connection "
-                "per message). *In one process*: M recording calls (an `smtp:ehlo` after "
-                "STARTTLS, each for another MX host) in one `exim -be`, recording on vs "
-                "`tlsrpt_record=no`, interleaved rounds: (on - off) / M, the recording alone "
-                "without the delivery's noise.")
+                "per message). *In one process*: M sessions (each the two recording calls of "
+                "a delivery's `smtp:ehlo` events, the EHLO offering STARTTLS and the one "
+                "after it, each session from another address) in one `exim -be`, recording "
+                "on vs `tlsrpt_record=no`, interleaved rounds: (on - off) / M, the recording "
+                "alone without the delivery's noise (store on the world's disk, the "
+                "default durability).")
             add("")
             add("| Exim | CPU per recorded session (deliveries) | in one process | "
                 "delivery time, recording / norecord | messages/s: default | norecord | "
