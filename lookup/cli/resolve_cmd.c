@@ -28,6 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* TLSRPT: policy fetch failures count as sessions only when a delivery
+ * asked (the adapters' helper run, mtasts resolve), not for mtasts query
+ * or refresh. */
+static bool record_policy_failures;
+
 /* Below this a fetch cannot finish a TLS handshake; not worth starting. */
 #define MIN_FETCH_MS 100
 
@@ -242,8 +247,7 @@ mtasts_status cli_resolve_domain(const mtasts_options *o, const char *domain,
     st = mtasts_resolve(r, domain, now, &rc, &ops, res);
     if (res->record_changed)
         store_record(s, domain, r, force, now, verbose);
-    /* TLSRPT: a failed fetch for a delivery (not the refresher's) */
-    if (!force && net.tlsrpt_result)
+    if (record_policy_failures && net.tlsrpt_result)
         tlsrpt_record_policy_failure(s, o, domain, r, net.tlsrpt_result, net.tlsrpt_reason);
 
     /* DANE whenever a policy applies and DNS was asked anyway. */
@@ -322,6 +326,7 @@ int cmd_resolve(int argc, char **argv)
         fprintf(stderr, "mtasts: %s\n", err.msg);
         return EXIT_USAGE;
     }
+    record_policy_failures = true;
     st = cli_resolve_domain(&o, domain, force, 0, verbose, &r, &res);
     if (mtasts_record_encode(&r, buf, sizeof buf, &len, &err) != MTASTS_OK) {
         fprintf(stderr, "mtasts: %s\n", err.msg);

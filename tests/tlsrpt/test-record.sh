@@ -104,6 +104,11 @@ run_tests() {
             "^  ${d#*:} count=1 " "$(show "${d%%:*}.test")"
     done
 
+    # ... but not when an administrator asks (mtasts query): no session
+    "$HELPER" query --store "$D/store" --options "$(opts)" http500.test >/dev/null 2>&1
+    check_eq "$V: mtasts query's failed fetch: not recorded" "$(show http500.test)" \
+        "$DAY: no TLS sessions recorded for http500.test"
+
     # tlsrpt_record=no: nothing recorded; =yes (the control): recorded
     local q='tlsrpt ev=smtp:ehlo dom=enforce.test host=mx1.enforce.test ip=192.0.2.9 cipher=x cv=1 data='
     record_by_hand() {  # on stdin: Debian's exim4 limits -be arguments to 256 bytes

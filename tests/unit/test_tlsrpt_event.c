@@ -147,6 +147,16 @@ int main(void)
     ev("tlsrpt ev=smtp:ehlo dom=f.test host=mx.f.test ip=192.0.2.6 cv=0 dane=no cipher=T data=" EHLO_CLEAR);
     CHECK(strstr(recorded(), "f.test sts ok=0 fail=1 certificate-expired=1") != NULL,
           "testing policy, expired: %s", recorded());
+    /* verified, but the MX host is not in the (testing) policy */
+    ev("tlsrpt ev=smtp:ehlo dom=f.test host=other.test ip=192.0.2.8 cipher= data=" EHLO_TLS);
+    ev("tlsrpt ev=smtp:ehlo dom=f.test host=other.test ip=192.0.2.8 cv=1 dane=no cipher=T data=" EHLO_CLEAR);
+    CHECK(strstr(recorded(), "f.test sts ok=0 fail=2 certificate-expired=1 validation-failure=1")
+          != NULL, "testing policy, MX not listed: %s", recorded());
+    /* verified and listed: a success */
+    ev("tlsrpt ev=smtp:ehlo dom=f.test host=mx.f.test ip=192.0.2.6 cipher= data=" EHLO_TLS);
+    ev("tlsrpt ev=smtp:ehlo dom=f.test host=mx.f.test ip=192.0.2.6 cv=1 dane=no cipher=T data=" EHLO_CLEAR);
+    CHECK(strstr(recorded(), "f.test sts ok=1 fail=2") != NULL, "testing policy, ok: %s",
+          recorded());
 
     /* tlsrpt_record=no: nothing more. */
     snprintf(opts, sizeof opts, "store=%s tlsrpt_record=no", dir);

@@ -248,6 +248,52 @@ static void test_expire_and_flush(void)
     rm_tmp(dir);
 }
 
+static void note(void *ctx, const char *msg)
+{
+    if (strstr(msg, "evicted"))
+        ++*(int *)ctx;
+}
+
+/* Eviction at map_max frees domain records, never outcomes; stats count
+ * domain records only. */
+static void test_eviction_spares_outcomes(void)
+{
+    char *dir = mkdir_tmp(), name[64];
+    int evictions = 0, fails = 0;
+    mtasts_store_config cfg = { .path = dir, .create = true, .map_initial = 64 << 10,
+                                .map_max = 256 << 10, .notify = note, .notify_ctx = &evictions };
+    mtasts_store *s = NULL;
+    mtasts_store_stats st;
+    mtasts_err err = {{0}};
+    mtasts_record r;
+
+    CHECK(mtasts_store_open(&cfg, &s, &err) == MTASTS_OK, "open: %s", err.msg);
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "o%02d.example", i);
+        rec(s, sts(name, DAY1, i % 2 ? "certificate-expired" : NULL));
+    }
+    static const char policy[] = "version: STSv1\nmode: enforce\nmx: mx.example.net\n"
+                                 "max_age: 86400\n";
+
+    for (unsigned i = 0; i < 4000 && !evictions; i++) {
+        mtasts_record_init(&r);
+        fails += mtasts_policy_parse(policy, sizeof policy - 1, &r.policy, &err) != MTASTS_OK;
+        snprintf(r.id, sizeof r.id, "id%u", i);
+        r.fetched_at = r.last_used = 1700000000 + i;
+        r.expires_at = r.fetched_at + 86400;
+        snprintf(name, sizeof name, "d%08x.example", i * 2654435761u);
+        fails += mtasts_store_put(s, name, &r, &err) != MTASTS_OK;
+        mtasts_record_free(&r);
+    }
+    CHECK(evictions > 0, "the map filled up and evicted");
+    CHECK_INT(fails, 0, "puts");
+    CHECK_INT(walk(s, "2025-12-03").n, 20, "every outcome survives eviction");
+    CHECK(mtasts_store_stats_get(s, &st, &err) == MTASTS_OK && st.entries > 0
+          && st.entries < 4000, "stats count domains only: %zu", st.entries);
+    mtasts_store_close(&s);
+    rm_tmp(dir);
+}
+
 /* Writers in several processes at once, and a handle used across fork(). */
 static void test_concurrency(void)
 {
@@ -293,5 +339,6 @@ int main(void)
     test_flood_bound();
     test_expire_and_flush();
     test_concurrency();
+    test_eviction_spares_outcomes();
     return UNIT_DONE("tlsrpt_store");
 }
