@@ -710,6 +710,10 @@ class Bench:
     # and on stock exim4 (dlfunc).
     DELIVERY_VARIANTS = ["4.96", "stock-split"]
     DELIVERY_DESTS = {"enforce": "enforce.test", "nopolicy": "nopolicy.test"}
+    # configuration -> destinations; "norecord": the snippets with TLSRPT
+    # recording off (MTASTS_TLSRPT_EVENT empty), for issue 12's benchmark
+    DELIVERY_CONFIGS = {"default": ["enforce", "nopolicy"], "snippets": ["enforce", "nopolicy"],
+                        "norecord": ["enforce"]}
 
     def spawn_all(self, argv, stdin_path=None):
         """Run argv and wait for it and every process it leaves behind (we
@@ -838,8 +842,8 @@ class Bench:
             confs[(v, a)] = {"exim": ex, "conf": cf, "dir": d}
         arms = []
         for v in self.DELIVERY_VARIANTS:
-            for cfg in ("default", "snippets"):
-                for dest in self.DELIVERY_DESTS:
+            for cfg, dests in self.DELIVERY_CONFIGS.items():
+                for dest in dests:
                     a = dict(confs[(v, cfg)])
                     a.update(variant=v, cfg=cfg, dest=dest,
                              name="%s/%s/%s" % (v, cfg, dest))
@@ -865,7 +869,7 @@ class Bench:
             routes[a["name"]] = ["R=%s T=%s" % x for x in rs]
         for a in arms:
             r = routes[a["name"]]
-            if a["cfg"] == "snippets" and a["dest"] == "enforce" and \
+            if a["cfg"] != "default" and a["dest"] == "enforce" and \
                     not all("mtasts" in x for x in r):
                 raise RuntimeError("7: %s: not delivered by the MTA-STS route: %s"
                                    % (a["name"], r))
@@ -894,9 +898,10 @@ class Bench:
         # same round; median over rounds.
         ratios = {}
         for v in self.DELIVERY_VARIANTS:
-            for dest in self.DELIVERY_DESTS:
-                s_, d_ = "%s/snippets/%s" % (v, dest), "%s/default/%s" % (v, dest)
-                key = "%s/%s" % (v, dest)
+            for cfg, dest in [("snippets", d) for d in self.DELIVERY_DESTS] + \
+                    [("norecord", "enforce")]:
+                s_, d_ = "%s/%s/%s" % (v, cfg, dest), "%s/default/%s" % (v, dest)
+                key = "%s/%s" % (v, dest) + ("" if cfg == "snippets" else "/" + cfg)
                 ratios[key] = {
                     "wall": summary([x / y for x, y in zip(bulk[s_]["wall"], bulk[d_]["wall"])]),
                     "cpu": summary([x / y for x, y in zip(bulk[s_]["cpu"], bulk[d_]["cpu"])]),
@@ -905,20 +910,105 @@ class Bench:
                     "startup_wall": summary([x / y for x, y in zip(one_round[s_]["wall"],
                                                                    one_round[d_]["wall"])]),
                 }
+        # TLSRPT recording (issue 12): snippets (recording) vs norecord, to
+        # the enforce domain: CPU per session (one per message), delivery
+        # time, and throughput (messages/s) of all three configurations.
+        recording = {}
+        for v in self.DELIVERY_VARIANTS:
+            rec, off, dflt = ("%s/%s/enforce" % (v, c) for c in ("snippets", "norecord",
+                                                                  "default"))
+            recording[v] = {
+                "cpu_per_session_us": summary([(x - y) * 1e6 for x, y in
+                                               zip(bulk[rec]["cpu"], bulk[off]["cpu"])]),
+                "wall_ratio": summary([x / y for x, y in zip(bulk[rec]["wall"],
+                                                             bulk[off]["wall"])]),
+                "msgs_per_s": {c: summary([1 / w for w in bulk[x]["wall"]])
+                               for c, x in (("default", dflt), ("norecord", off),
+                                            ("snippets", rec))},
+                "micro": self.tlsrpt_micro_safe(confs[(v, "snippets")], v),
+            }
         data = {"N": N, "rounds": R, "startup_runs": S, "variants": self.DELIVERY_VARIANTS,
+                "recording": recording,
                 "dests": self.DELIVERY_DESTS, "routes": routes,
                 "exims": {v: first_line(out_of([confs[(v, "default")]["exim"], "-C",
                                                  confs[(v, "default")]["conf"], "-bV"],
                                                 check=False))
                           for v in self.DELIVERY_VARIANTS},
                 "per_message": {x: {m: summary(v[m]) for m in v} for x, v in bulk.items()},
+                "per_message_rounds": bulk, "startup_rounds": one_round,
                 "startup": {x: {m: summary(v[m]) for m in v} for x, v in one.items()},
                 "ratios": ratios}
         self.section("7", data)
 
+    def tlsrpt_micro_safe(self, arm, variant):
+        try:
+            return self.tlsrpt_micro(arm, variant)
+        except (RuntimeError, OSError) as e:     # reported, the section goes on
+            return {"error": str(e)[:300]}
+
+    def tlsrpt_micro(self, arm, variant, M=None, R=None):
+        """CPU per recorded session measured in one Exim process: M
+        recording calls (the transport's smtp:ehlo after STARTTLS, each
+        for another MX host so Exim's lookup cache does not answer them) in
+        one `exim -be`, with recording on and off (tlsrpt_record=no), in
+        interleaved rounds; (on - off) / M. None if the module has no
+        TLSRPT recording."""
+        M = M or n(50, 500)
+        R = R or n(3, 9)
+        with open(arm["conf"]) as f:
+            conf = f.read()
+        m = re.search(r"^MTASTS_OPTIONS = (\S+)", conf, re.M)
+        if not m:
+            return None
+        opts = m.group(1)
+        dlfunc = re.search(r"^MTASTS_DLFUNC = (\S+)", conf, re.M)
+        out = {}
+        for label, extra in (("on", ""), ("off", ",tlsrpt_record=no")):
+            path = os.path.join(self.work, "tlsrpt-%s-%s.be" % (variant, label))
+            with open(path, "w") as f:
+                for k in range(M):
+                    # one session: the EHLO offering STARTTLS, then the EHLO
+                    # after it (recorded), each session from another address
+                    ip = "10.%d.%d.%d" % (k >> 16 & 255, k >> 8 & 255, k & 255)
+                    common = ("dom=enforce.test host=mx.enforce.test ip=%s src=127.0.3.1 "
+                              "errno=0 dane=no" % ip)
+                    for q in ("tlsrpt ev=smtp:ehlo %s cv=0 cipher= data=250-STARTTLS" % common,
+                              "tlsrpt ev=smtp:ehlo %s cv=1 "
+                              "cipher=TLS1.3:TLS_AES_256_GCM_SHA384:256 data=250 OK" % common):
+                        if dlfunc:
+                            f.write("${dlfunc{%s}{mtasts_tlsrpt}{%s}{%s%s}}\n"
+                                    % (dlfunc.group(1), q, opts, extra))
+                        else:
+                            f.write("${lookup mtasts,%s%s{%s}}\n" % (opts, extra, q))
+            out[label] = path
+        # does this build record at all? (an unknown option or query fails)
+        probe = out_of([arm["exim"], "-C", arm["conf"], "-be"], stdin_path=out["on"],
+                       check=False)
+        if "Failed" in probe or "unknown" in probe.lower() or "error" in probe.lower():
+            return {"error": first_line(probe)}
+        cpu = {"on": [], "off": []}
+        for r in range(R):
+            for label in rotate(["on", "off"], r):
+                w, c, rc = self.spawn_all([arm["exim"], "-C", arm["conf"], "-be"], out[label])
+                if rc != 0:
+                    raise RuntimeError("7: tlsrpt micro %s: exim -be exited %s: %s"
+                                       % (label, rc, self.err()))
+                cpu[label].append(c)
+        per = [(x - y) / M * 1e6 for x, y in zip(cpu["on"], cpu["off"])]
+        return {"M": M, "rounds": R, "cpu_per_session_us": summary(per),
+                "cpu_on_s": summary(cpu["on"]), "cpu_off_s": summary(cpu["off"])}
+
     def measure(self):
         try:
             self.setup()
+            keep = os.environ.get("BENCH_KEEP")
+            if keep:        # sections not measured now: from an earlier run
+                with open(keep) as f:
+                    old = json.load(f)
+                for key, sec in old.get("sections", {}).items():
+                    if key not in SECTIONS:
+                        sec["kept_from"] = old.get("machine", {}).get("date", "?")
+                        self.res["sections"][key] = sec
             self.save()
             steps = [("1", self.s1_warm_exim), ("2", self.s2_cached), ("3", self.s3_load),
                      ("4", self.s4_cold), ("5", self.s5_scale), ("6", self.s6_concurrency),
@@ -1045,6 +1135,10 @@ def report(results_path, doc_path):
             add("")
             targets.append((title, False, "section failed: " + s["error"]))
             return None
+        if "kept_from" in s:
+            add("*Figures of the run of %s (BENCH_KEEP): this run did not measure this "
+                "section.*" % s["kept_from"])
+            add("")
         return s
 
     # 1
@@ -1340,25 +1434,77 @@ def report(results_path, doc_path):
             "| sender CPU per message | 1-message queue run CPU | 1-message queue run wall |")
         add("| --- | --- | --- | --- | --- |")
         rf = lambda x: "%.3f (%.3f – %.3f)" % (x["median"], x["p25"], x["p75"])
+        def rlabel(key):
+            v, dest, *cfg = key.split("/")
+            return "%s, %s%s" % (label.get(v, v), dest,
+                                 ", TLSRPT recording off" if cfg else "")
         for key, rr in s["ratios"].items():
-            v, dest = key.split("/")
-            add("| %s, %s | %s | %s | %s | %s |" % (label.get(v, v), dest, rf(rr["wall"]),
+            add("| %s | %s | %s | %s | %s |" % (rlabel(key), rf(rr["wall"]),
                                                     rf(rr["cpu"]), rf(rr["startup_cpu"]),
                                                     rf(rr["startup_wall"])))
         add("")
         for key, rr in s["ratios"].items():
-            v, dest = key.split("/")
             for m, limit, what in (("cpu", 1.03, "sender CPU per message"),
                                    ("startup_cpu", 1.05, "1-message queue-run start-up (CPU)"),
                                    ("wall", 1.01, "wall per message")):
                 r = rr[m]["median"]
                 ok = r <= limit
-                t = "%s, %s: %s %.3fx default; target ≤ %.2fx" % (label.get(v, v), dest,
-                                                                   what, r, limit)
+                t = "%s: %s %.3fx default; target ≤ %.2fx" % (rlabel(key), what, r, limit)
                 add(verdict(ok, t) + "  ")
-                targets.append(("7. %s %s: %s ≤ %.2fx" % (label.get(v, v), dest, what, limit),
+                targets.append(("7. %s: %s ≤ %.2fx" % (rlabel(key), what, limit),
                                 ok, "%.3fx" % r))
         add("")
+        rec = s.get("recording")
+        if rec:
+            add("### TLSRPT recording (issue 12)")
+            add("")
+            add("The same rounds, to `enforce.test`, with a third configuration *norecord*: the "
+                "snippets with `MTASTS_TLSRPT_EVENT` empty (no recording; the testing part of "
+                "`event_action` stays). *snippets* records every TLS session (one per message "
+                "here) through the module. CPU per recorded session = CPU per message "
+                "(snippets - norecord), median over rounds of the paired difference; delivery "
+                "time = wall per message, snippets / norecord. Throughput = messages per second "
+                "of one `exim -qf` delivering N messages (one delivery process and connection "
+                "per message). *In one process*: M sessions (each the two recording calls of "
+                "a delivery's `smtp:ehlo` events, the EHLO offering STARTTLS and the one "
+                "after it, each session from another address) in one `exim -be`, recording "
+                "on vs `tlsrpt_record=no`, interleaved rounds: (on - off) / M, the recording "
+                "alone without the delivery's noise (store on the world's disk, the "
+                "default durability).")
+            add("")
+            add("| Exim | CPU per recorded session (deliveries) | in one process | "
+                "delivery time, recording / norecord | messages/s: default | norecord | "
+                "snippets (recording) |")
+            add("| --- | --- | --- | --- | --- | --- | --- |")
+            for v, r in rec.items():
+                mi = r.get("micro") or {}
+                micro = ("%.1f µs (IQR %.1f – %.1f, M = %d)" % (
+                    mi["cpu_per_session_us"]["median"], mi["cpu_per_session_us"]["p25"],
+                    mi["cpu_per_session_us"]["p75"], mi["M"])
+                    if "cpu_per_session_us" in mi else mi.get("error", "not measured"))
+                cs = r["cpu_per_session_us"]
+                add("| %s | %.0f µs (IQR %.0f – %.0f) | %s | %s | %.1f | %.1f | %.1f |" % (
+                    label.get(v, v), cs["median"], cs["p25"], cs["p75"], micro,
+                    rf(r["wall_ratio"]), r["msgs_per_s"]["default"]["median"],
+                    r["msgs_per_s"]["norecord"]["median"],
+                    r["msgs_per_s"]["snippets"]["median"]))
+            add("")
+            for v, r in rec.items():
+                wr = r["wall_ratio"]["median"]
+                ok = wr <= 1.02
+                add(verdict(ok, "%s: recording adds %+.1f%% delivery time; target ≤ 2%%"
+                            % (label.get(v, v), (wr - 1) * 100)) + "  ")
+                targets.append(("12. %s: recording, delivery time ≤ +2%%" % label.get(v, v),
+                                ok, "%+.1f%%" % ((wr - 1) * 100)))
+                mi = r.get("micro") or {}
+                if "cpu_per_session_us" in mi:
+                    us = mi["cpu_per_session_us"]["median"]
+                    ok = us <= 50
+                    add(verdict(ok, "%s: recording CPU per session %.1f µs (one process); "
+                                "target ≤ 50 µs" % (label.get(v, v), us)) + "  ")
+                    targets.append(("12. %s: recording CPU per session ≤ 50 µs"
+                                    % label.get(v, v), ok, "%.1f µs" % us))
+            add("")
 
     add("## Targets")
     add("")

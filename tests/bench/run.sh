@@ -2,13 +2,15 @@
 # make bench: performance figures for exim-mtasts, written to docs/benchmarks.md.
 # Not part of make check; nothing here asserts a time (targets are reported
 # as met or missed). Root on Debian 12; about 15 minutes on 2 cores
-# (section 7, delivery cost, about 10 of them; BENCH_DELIVERY_N and
+# (section 7, delivery cost, about 12 of them; BENCH_DELIVERY_N and
 # BENCH_DELIVERY_ROUNDS: messages per arm and rounds, default 200 and 7).
 #
 #   BENCH_QUICK=1      small counts (try the harness in a minute or two)
 #   BENCH_SECTIONS     e.g. "1 7": only those sections (see tests/bench/bench.py)
 #   BENCH_BUILD        build directory (default build/bench)
 #   BENCH_DOC          report file (default docs/benchmarks.md)
+#   BENCH_KEEP         results.json of an earlier run: the sections not in
+#                      BENCH_SECTIONS are reported from it (marked as such)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (test world, packages)" >&2; exit 1; }

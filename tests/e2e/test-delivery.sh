@@ -204,7 +204,7 @@ run_tests() {
         "$(receivers_of "$r" | grep -c expired)" 0
 
     # enforce, MX 10 not in the policy: never contacted.
-    fresh; r=unlisted-$t@enforce-unlisted.test; DEBUG=-d+host_lookup+transport send "$r"
+    fresh; r=unlisted-$t@enforce-unlisted.test; DEBUG=-d+host_lookup+transport+lookup send "$r"
     check_delivered "enforce-unlisted.test" "$r" good \
         "R=mtasts_enforce T=mtasts_smtp H=listed.enforce-unlisted.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
     check_grep "$V: enforce-unlisted.test: the router ignored the unlisted MX" \
@@ -215,8 +215,13 @@ run_tests() {
         "$(mainlog | grep -c '127\.0\.2\.2')" 0
     # ... but the main log says that the policy excludes it, once per
     # domain and policy id (a second message: no second line)
-    r=unlisted2-$t@enforce-unlisted.test; send "$r"
+    check_grep "$V: enforce-unlisted.test: the first message looks the MX names up for the log" \
+        "mxh=enforce-unlisted.test" "$(cat "$D/debug")"
+    r=unlisted2-$t@enforce-unlisted.test; DEBUG=-d+lookup send "$r"
     check_eq "$V: enforce-unlisted.test: second message delivered" "$(receivers_of "$r")" good
+    # (the check and its DNS query run for the first message of the day only)
+    check_eq "$V: enforce-unlisted.test: no MX lookup for the log line of the second message" \
+        "$(grep -c 'mxh=enforce-unlisted.test' "$D/debug")" 0
     check_eq "$V: enforce-unlisted.test: the skipped MX host logged once" \
         "$(mainlog | grep -c 'MTA-STS: enforce-unlisted.test policy unlisted1: MX host unlisted.enforce-unlisted.test matches no mx pattern (listed.enforce-unlisted.test), not used$')" 1
 
@@ -276,8 +281,11 @@ run_tests() {
     sed 's/trust-ad//' "$work/resolv.conf" >/etc/resolv.conf   # the world's own copy
     fresh; r=noad-$t@dane.test; send "$r"
     local r2=noad2-$t@dane.test r3=noadfail-$t@dane-fail.test
-    send "$r2"; send "$r3"
+    DEBUG=-d+lookup send "$r2"; local dbg2; dbg2=$(cat "$D/debug"); send "$r3"
     cat "$work/resolv.conf" >/etc/resolv.conf
+    # the check (an MX query) runs for the first message of the day only
+    check_eq "$V: resolver without AD: no MX query for the check of the 2nd message" \
+        "$(grep -c 'dnssec_lax,mx=dane.test' <<<"$dbg2")" 0
     check_delivered "dane.test, resolver without AD" "$r" good \
         "R=mtasts_enforce T=mtasts_smtp H=mx.dane.test \[127.0.2.1\] X=TLS[^ ]+ CV=yes"
     check_delivered "dane.test, resolver without AD, 2nd message" "$r2" good \
