@@ -1,7 +1,8 @@
 /*
  * store_tmp.h - a store directory of its own for a unit test: mkdir_tmp()
  * makes one under /tmp (a rotating set of 32 names, so a test may hold
- * several), rm_tmp() removes it with the store's two files.
+ * several), rm_tmp() removes it with the store's two files, and
+ * open_tmp_store() opens (creates) a store there or ends the test.
  */
 #ifndef MTASTS_STORE_TMP_H
 #define MTASTS_STORE_TMP_H
@@ -35,5 +36,20 @@ static inline void rm_tmp(const char *dir)
     unlink(p);
     rmdir(dir);
 }
+
+#ifdef MTASTS_STORE_H
+static inline mtasts_store *open_tmp_store(const char *dir)
+{
+    mtasts_store_config cfg = { .path = dir, .create = true };
+    mtasts_store *s = NULL;
+    mtasts_err err = {{0}};
+
+    if (mtasts_store_open(&cfg, &s, &err) != MTASTS_OK) {
+        printf("FAIL open %s: %s\n", dir, err.msg);
+        exit(1);
+    }
+    return s;
+}
+#endif
 
 #endif

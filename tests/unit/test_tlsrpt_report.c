@@ -10,6 +10,7 @@
 #include "tlsrpt_sent.h"
 #include "tlsrpt_store.h"
 #include "unit.h"
+#include "store_tmp.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -23,15 +24,7 @@ static char dir[64];
 
 static mtasts_store *open_store(void)
 {
-    mtasts_store_config cfg = { .path = dir, .create = true };
-    mtasts_store *s = NULL;
-    mtasts_err err = {{0}};
-
-    if (mtasts_store_open(&cfg, &s, &err) != MTASTS_OK) {
-        printf("FAIL open %s: %s\n", dir, err.msg);
-        exit(1);
-    }
-    return s;
+    return open_tmp_store(dir);
 }
 
 static void record(mtasts_store *s, const char *domain, mtasts_tlsrpt_policy_type type,

@@ -8,6 +8,7 @@
 #include "store.h"
 #include "tlsrpt_store.h"
 #include "unit.h"
+#include "store_tmp.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -16,40 +17,9 @@
 #define DAY1 1764720000         /* 2025-12-03 00:00:00 UTC */
 #define DAY0 (DAY1 - 86400)     /* 2025-12-02 */
 
-static char *mkdir_tmp(void)
-{
-    static char d[64];
-
-    strcpy(d, "/tmp/mtasts-tlsrpt-XXXXXX");
-    if (!mkdtemp(d)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return d;
-}
-
-static void rm_tmp(const char *dir)
-{
-    char p[256];
-
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
-}
-
 static mtasts_store *open_at(const char *dir)
 {
-    mtasts_store_config cfg = { .path = dir, .create = true };
-    mtasts_store *s = NULL;
-    mtasts_err err = {{0}};
-
-    if (mtasts_store_open(&cfg, &s, &err) != MTASTS_OK) {
-        printf("FAIL open %s: %s\n", dir, err.msg);
-        exit(1);
-    }
-    return s;
+    return open_tmp_store(dir);
 }
 
 static mtasts_tlsrpt_outcome sts(const char *domain, int64_t when, const char *result)
