@@ -23,8 +23,9 @@ MIRROR=http://deb.debian.org/debian
 PKGS=(build-essential debhelper pkg-config libssl-dev libcurl4-openssl-dev
       libldns-dev liblmdb-dev exim4-dev libjansson-dev zlib1g-dev lintian ca-certificates)
 # Installed by the tests with apt, from these cached archives (with their
-# Recommends, as apt installs them by default).
-DOWNLOAD=(exim4-daemon-heavy)
+# Recommends, as apt installs them by default): Exim, and what our package
+# recommends (gpgv, for signed preload lists).
+DOWNLOAD=(exim4-daemon-heavy gpgv)
 inputs="$REL ${PKGS[*]} / ${DOWNLOAD[*]} $(sha256sum < "$0" | cut -c1-16)"
 
 mkdir -p "$CACHE"
