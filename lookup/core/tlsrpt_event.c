@@ -47,6 +47,7 @@ bool mtasts_tlsrpt_is_event(const char *query)
 static bool parse(char *q, event *e)
 {
     char *p = q + sizeof MTASTS_TLSRPT_QUERY_PREFIX - 1;
+    bool seen_errno = false, seen_na = false;
 
     memset(e, 0, sizeof *e);
     while (*p) {
@@ -62,12 +63,19 @@ static bool parse(char *q, event *e)
         end = strchr(eq + 1, ' ');
         if (end)
             *end = '\0';
-#define F(name, field) else if (!strcmp(key, name)) e->field = eq + 1;
+        /* The first of a key wins: a value the remote end controls (a
+         * certificate's names in san=) must not override dom=, ev=, ip=. */
+#define F(name, field) else if (!strcmp(key, name)) { if (!e->field) e->field = eq + 1; }
         if (0) {}
         F("ev", ev) F("dom", dom) F("host", host) F("ip", ip) F("src", src) F("cv", cv)
         F("dane", dane) F("cipher", cipher) F("san", san)
-        else if (!strcmp(key, "errno")) e->errno_ = strtol(eq + 1, NULL, 10);
-        else if (!strcmp(key, "na")) e->not_after = strtoll(eq + 1, NULL, 10);
+        else if (!strcmp(key, "errno") && !seen_errno) {
+            e->errno_ = strtol(eq + 1, NULL, 10);
+            seen_errno = true;
+        } else if (!strcmp(key, "na") && !seen_na) {
+            e->not_after = strtoll(eq + 1, NULL, 10);
+            seen_na = true;
+        }
 #undef F
         if (!end)
             break;

@@ -158,6 +158,16 @@ int main(void)
     CHECK(strstr(recorded(), "f.test sts ok=1 fail=2") != NULL, "testing policy, ok: %s",
           recorded());
 
+    /* A hostile server's certificate names (san=) cannot override the
+     * fields before them: the outcome stays with h.test and its session. */
+    ev("tlsrpt ev=smtp:ehlo dom=h.test host=mx.h.test ip=192.0.2.9 cipher= data=" EHLO_TLS);
+    ev("tlsrpt ev=msg:host:defer dom=h.test host=mx.h.test ip=192.0.2.9 errno=-37 cipher= "
+       "na=1000 san=DNS=mx.h.test dom=victim.test ev=smtp:ehlo ip=203.0.113.9 errno=0; "
+       "data=TLS session: (SSL_connect): certificate verify failed");
+    CHECK(strstr(recorded(), "victim.test") == NULL, "san= injected dom=: %s", recorded());
+    CHECK(strstr(recorded(), "h.test no-policy-found ok=0 fail=1 certificate-expired=1") != NULL,
+          "san= injection, outcome of h.test: %s", recorded());
+
     /* tlsrpt_record=no: nothing more. */
     snprintf(opts, sizeof opts, "store=%s tlsrpt_record=no", dir);
     ev("tlsrpt ev=smtp:ehlo dom=g.test host=mx.g.test ip=192.0.2.7 cipher= data=" EHLO_CLEAR);
