@@ -59,8 +59,12 @@ posts() { [ -f "$tmp/post/log" ] && wc -l < "$tmp/post/log" || echo 0; }
 mails() { ls "$tmp/mail" | grep -c '\.eml$'; }
 
 # ------------------------------------------------------------ outcomes
-# The helper records the failed fetch (HTTP 404) against the policy domain.
-t "set-up: query $D fails the fetch" 1 -- query "${ST[@]}" $D
+# The helper records the failed fetch (HTTP 404) against the policy domain
+# when a delivery asked (mtasts resolve, as the adapters run it; mtasts query
+# records nothing since b256246).
+"$M" resolve --options "store=$S" $D >/dev/null 2>"$tmp/err"; rc=$?
+[ "$rc" = 1 ] && ok "set-up: a delivery's helper run for $D fails the fetch" \
+    || nok "set-up: a delivery's helper run for $D fails the fetch" "exit $rc, want 1" "$(cat "$tmp/err")"
 
 # ------------------------------------------------------------ no or bad record
 t "send: no _smtp._tls record: nothing sent, exit 0" 0 --out "^none +$DAY $D: no TLSRPT record" \
