@@ -85,6 +85,25 @@ static bool parse(char *q, event *e)
 }
 
 static bool empty(const char *s) { return !s || !*s; }
+
+/* offers_starttls - the EHLO response lists STARTTLS as an extension: Exim's
+ * own test (transports/smtp.c, "\n250[\s-]STARTTLS(\s|$)"), so the word in
+ * the greeting line or inside another line, which a server that strips
+ * STARTTLS can send, does not hide the downgrade. */
+static bool offers_starttls(const char *ehlo)
+{
+    static const char ws[] = " \t\n\v\f\r";
+
+    for (const char *p = ehlo; p && (p = strstr(p, "\n250")); p += 4) {
+        const char *k = p + 5;
+
+        if ((p[4] == '-' || (p[4] && strchr(ws, p[4]))) && !strncmp(k, "STARTTLS", 8)
+            && (!k[8] || strchr(ws, k[8])))
+            return true;
+    }
+    return false;
+}
+
 static bool same_host(const event *e) { return e->ip && !strcmp(sess.ip, e->ip); }
 
 static void log_once(const mtasts_hooks *h, const char *fmt, const char *a, const char *b)
@@ -203,7 +222,7 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
         mtasts_strlcpy(sess.ip, e.ip ? e.ip : "", sizeof sess.ip);
         sess.recorded = false;
         memset(&sess.cert, 0, sizeof sess.cert);
-        if (e.data && strstr(e.data, "STARTTLS"))
+        if (offers_starttls(e.data))
             goto out;           /* TLS comes next, or the session is in clear by choice */
     } else if (!strcmp(e.ev, "smtp:ehlo") || !strcmp(e.ev, "dane:fail")) {
         if (same_host(&e) && sess.recorded)

@@ -35,7 +35,7 @@ static void ev(const char *text)
 }
 
 typedef struct sum {
-    char line[512];
+    char line[1024];
     int aggregates;
 } sum;
 
@@ -167,6 +167,18 @@ int main(void)
     CHECK(strstr(recorded(), "victim.test") == NULL, "san= injected dom=: %s", recorded());
     CHECK(strstr(recorded(), "h.test no-policy-found ok=0 fail=1 certificate-expired=1") != NULL,
           "san= injection, outcome of h.test: %s", recorded());
+
+    /* STARTTLS in the greeting or inside a line is no STARTTLS extension
+     * (Exim does not try TLS): a server that strips STARTTLS cannot hide
+     * the clear session from the report by saying the word. */
+    ev("tlsrpt ev=smtp:ehlo dom=i.test host=mx.i.test ip=192.0.2.10 cipher= "
+       "data=250-x Hello STARTTLS\n250-XSTARTTLS\n250-STARTTLSX\n250 HELP STARTTLS");
+    CHECK(strstr(recorded(), "i.test no-policy-found ok=0 fail=1 starttls-not-supported=1") != NULL,
+          "STARTTLS only as a word: %s", recorded());
+    /* "250 STARTTLS" as the last line is the extension: TLS comes next. */
+    ev("tlsrpt ev=smtp:ehlo dom=j.test host=mx.j.test ip=192.0.2.11 cipher= "
+       "data=250-x Hello\n250 STARTTLS");
+    CHECK(strstr(recorded(), "j.test") == NULL, "250 STARTTLS: %s", recorded());
 
     /* tlsrpt_record=no: nothing more. */
     snprintf(opts, sizeof opts, "store=%s tlsrpt_record=no", dir);
