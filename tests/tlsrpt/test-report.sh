@@ -236,6 +236,9 @@ t "read: a missing field is named" 1 --err 'policies\[0\]: "summary" missing' --
     -- tlsrpt read -
 t "read: remote text is printed escaped" 0 --out '^  from:    x\\x1b\[2J' -- tlsrpt read $C/escape.json
 t "read: truncated gzip" 1 --err "gzip" --in <(head -c 100 $C/rfc-example.json.gz) -- tlsrpt read -
+t "read: session counts whose total overflows are refused" 1 --out '^$' \
+    --err "policies\[1\]: session counts add up to more than 9223372036854775807" \
+    -- tlsrpt read $C/counts-overflow.json
 t "read: no such file" 3 --err "No such file" -- tlsrpt read "$tmp/none.json"
 
 # A received report is network input: read as root (the file is root's
