@@ -108,12 +108,14 @@ static bool same_host(const event *e) { return e->ip && !strcmp(sess.ip, e->ip);
 
 static void log_once(const mtasts_hooks *h, const char *fmt, const char *a, const char *b)
 {
-    char msg[512];
+    char msg[512], ea[256], eb[256];
 
     if (sess.error_logged || !h || !h->log)
         return;
     sess.error_logged = true;
-    snprintf(msg, sizeof msg, fmt, a, b);
+    /* the event text's fields (dom=) reach Exim's log escaped */
+    snprintf(msg, sizeof msg, fmt, mtasts_escape(a, ea, sizeof ea),
+             mtasts_escape(b, eb, sizeof eb));
     h->log(h->ctx, MTASTS_LOG_MAIN, msg);
 }
 
