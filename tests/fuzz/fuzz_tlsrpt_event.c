@@ -15,10 +15,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHECK_OR_TRAP(c) do { if (!(c)) __builtin_trap(); } while (0)
 
-static char opts[128];
+static char opts[128], dir[] = "/tmp/mtasts-fuzz-event-XXXXXX";
+
+/* the store goes with the process */
+static void remove_store(void)
+{
+    char p[sizeof dir + 16];
+
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
 
 static void check_log(void *ctx, mtasts_log_level level, const char *msg)
 {
@@ -30,7 +43,6 @@ static void check_log(void *ctx, mtasts_log_level level, const char *msg)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static char dir[] = "/tmp/mtasts-fuzz-event-XXXXXX";
     mtasts_store_config cfg = { .create = true };
     mtasts_store *s = NULL;
     mtasts_err err = {{0}};
@@ -39,6 +51,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     if (!mkdtemp(dir))
         abort();
+    atexit(remove_store);
     cfg.path = dir;
     if (mtasts_store_open(&cfg, &s, &err) != MTASTS_OK)
         abort();
