@@ -186,6 +186,13 @@ $(BUILD)/fuzz/fuzz_tlsrpt_read: tests/fuzz/fuzz_tlsrpt_read.c lookup/tlsrpt/repo
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) $(TLSRPT_CFLAGS) -Ilookup/tlsrpt -o $@ $< lookup/tlsrpt/report_read.c \
 	  $(TLSRPT_LIBS)
+# The TLSRPT event text of every Exim delivery process (remote EHLO and
+# error text, certificate names), recorded into a store: the core as the
+# module links it (-iquote: core's spawn.h must not hide <spawn.h>).
+$(BUILD)/fuzz/fuzz_tlsrpt_event: tests/fuzz/fuzz_tlsrpt_event.c $(CORE_SRC) $(wildcard lookup/core/*.h)
+	@mkdir -p $(@D)
+	clang $(filter-out -Ilookup/core,$(FUZZ_CFLAGS)) -iquote lookup/core -o $@ $< $(CORE_SRC) \
+	  $(LMDB_LIBS)
 # The preload target: both list parsers (jansson) and the store's entry
 # decoder (which needs the store's objects and LMDB).
 FUZZ_PRELOAD := lookup/cli/preload_parse.c lookup/core/domain.c lookup/core/preload_store.c \

@@ -245,6 +245,14 @@ static mtasts_status get_mx(json_t *obj, const char *path, const char *key, bool
 }
 
 /* check_domain - normalise (lower case, no trailing dot) and check one key */
+static bool printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return false;
+    return true;
+}
+
 static bool check_domain(const char *key, const char *where, char out[MTASTS_DOMAIN_MAX + 2],
                          mtasts_err *err)
 {
@@ -361,8 +369,10 @@ static mtasts_status parse_eff(json_t *root, preload_list *l, mtasts_err *err)
         || !get_time(root, "", "expires", true, &l->meta.expires_at, err))
         return MTASTS_INVALID;
     if ((v = json_object_get(root, "version"))) {
-        if (!json_is_string(v) || json_string_length(v) >= sizeof l->meta.version) {
-            mtasts_errf(err, "version: not a string of at most %zu characters",
+        /* printed by import and stats: printable ASCII only */
+        if (!json_is_string(v) || json_string_length(v) >= sizeof l->meta.version
+            || !printable(json_string_value(v), json_string_length(v))) {
+            mtasts_errf(err, "version: not a string of at most %zu printable characters",
                         sizeof l->meta.version - 1);
             return MTASTS_INVALID;
         }

@@ -439,6 +439,8 @@ static int cmd_tlsrpt_read(int argc, char **argv)
     unsigned char *buf;
     size_t len = 0, cap = TLSRPT_READ_MAX_INPUT + 1;
     char err[256], esc[300];
+    cli_settings_args sa = {0};
+    mtasts_options o;
     FILE *f;
     bool ok;
 
@@ -474,6 +476,12 @@ static int cmd_tlsrpt_read(int argc, char **argv)
     }
     if (f != stdin)
         fclose(f);
+    /* The report came from the network: read with the caller's rights (a
+     * root-only file stays readable), parsed without them. */
+    if (!cli_load_settings(&sa, &o) || !cli_unprivileged(&o)) {
+        free(buf);
+        return EXIT_TROUBLE;
+    }
     ok = tlsrpt_read_report(buf, len, stdout, err, sizeof err);
     free(buf);
     if (!ok) {

@@ -47,6 +47,7 @@ bool mtasts_tlsrpt_is_event(const char *query)
 static bool parse(char *q, event *e)
 {
     char *p = q + sizeof MTASTS_TLSRPT_QUERY_PREFIX - 1;
+    bool seen_errno = false, seen_na = false;
 
     memset(e, 0, sizeof *e);
     while (*p) {
@@ -62,12 +63,19 @@ static bool parse(char *q, event *e)
         end = strchr(eq + 1, ' ');
         if (end)
             *end = '\0';
-#define F(name, field) else if (!strcmp(key, name)) e->field = eq + 1;
+        /* The first of a key wins: a value the remote end controls (a
+         * certificate's names in san=) must not override dom=, ev=, ip=. */
+#define F(name, field) else if (!strcmp(key, name)) { if (!e->field) e->field = eq + 1; }
         if (0) {}
         F("ev", ev) F("dom", dom) F("host", host) F("ip", ip) F("src", src) F("cv", cv)
         F("dane", dane) F("cipher", cipher) F("san", san)
-        else if (!strcmp(key, "errno")) e->errno_ = strtol(eq + 1, NULL, 10);
-        else if (!strcmp(key, "na")) e->not_after = strtoll(eq + 1, NULL, 10);
+        else if (!strcmp(key, "errno") && !seen_errno) {
+            e->errno_ = strtol(eq + 1, NULL, 10);
+            seen_errno = true;
+        } else if (!strcmp(key, "na") && !seen_na) {
+            e->not_after = strtoll(eq + 1, NULL, 10);
+            seen_na = true;
+        }
 #undef F
         if (!end)
             break;
@@ -77,16 +85,37 @@ static bool parse(char *q, event *e)
 }
 
 static bool empty(const char *s) { return !s || !*s; }
+
+/* offers_starttls - the EHLO response lists STARTTLS as an extension: Exim's
+ * own test (transports/smtp.c, "\n250[\s-]STARTTLS(\s|$)"), so the word in
+ * the greeting line or inside another line, which a server that strips
+ * STARTTLS can send, does not hide the downgrade. */
+static bool offers_starttls(const char *ehlo)
+{
+    static const char ws[] = " \t\n\v\f\r";
+
+    for (const char *p = ehlo; p && (p = strstr(p, "\n250")); p += 4) {
+        const char *k = p + 5;
+
+        if ((p[4] == '-' || (p[4] && strchr(ws, p[4]))) && !strncmp(k, "STARTTLS", 8)
+            && (!k[8] || strchr(ws, k[8])))
+            return true;
+    }
+    return false;
+}
+
 static bool same_host(const event *e) { return e->ip && !strcmp(sess.ip, e->ip); }
 
 static void log_once(const mtasts_hooks *h, const char *fmt, const char *a, const char *b)
 {
-    char msg[512];
+    char msg[512], ea[256], eb[256];
 
     if (sess.error_logged || !h || !h->log)
         return;
     sess.error_logged = true;
-    snprintf(msg, sizeof msg, fmt, a, b);
+    /* the event text's fields (dom=) reach Exim's log escaped */
+    snprintf(msg, sizeof msg, fmt, mtasts_escape(a, ea, sizeof ea),
+             mtasts_escape(b, eb, sizeof eb));
     h->log(h->ctx, MTASTS_LOG_MAIN, msg);
 }
 
@@ -195,7 +224,7 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
         mtasts_strlcpy(sess.ip, e.ip ? e.ip : "", sizeof sess.ip);
         sess.recorded = false;
         memset(&sess.cert, 0, sizeof sess.cert);
-        if (e.data && strstr(e.data, "STARTTLS"))
+        if (offers_starttls(e.data))
             goto out;           /* TLS comes next, or the session is in clear by choice */
     } else if (!strcmp(e.ev, "smtp:ehlo") || !strcmp(e.ev, "dane:fail")) {
         if (same_host(&e) && sess.recorded)

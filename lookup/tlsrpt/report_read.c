@@ -114,6 +114,7 @@ static void put_text(FILE *out, const char *s)
 typedef struct rctx {
     char *err;
     size_t errsize;
+    long long ok, failed;   /* the summaries' totals, checked for overflow */
 } rctx;
 
 /* member key of o with the given type; NULL (and the error) if missing or
@@ -135,12 +136,19 @@ static json_t *member(rctx *c, const json_t *o, const char *path, const char *ke
     return v;
 }
 
-static bool count_ok(rctx *c, const json_t *v, const char *path)
+/* count_ok - a count not negative; added to *total if given, which must
+ * not overflow (the summary prints the totals) */
+static bool count_ok(rctx *c, const json_t *v, const char *path, long long *total)
 {
     if (!v)
         return false;
     if (json_integer_value(v) < 0) {
         seterr(c->err, c->errsize, "%s: negative count", path);
+        return false;
+    }
+    if (total && __builtin_add_overflow(*total, (long long)json_integer_value(v), total)) {
+        seterr(c->err, c->errsize, "%s: session counts add up to more than %lld", path,
+               (long long)INT64_MAX);
         return false;
     }
     return true;
@@ -206,9 +214,9 @@ static bool check(rctx *c, const json_t *r)
             return false;
         if (!(sum = member(c, p, path, "summary", JSON_OBJECT, true)) ||
             !count_ok(c, member(c, sum, path, "total-successful-session-count", JSON_INTEGER,
-                                true), path) ||
+                                true), path, &c->ok) ||
             !count_ok(c, member(c, sum, path, "total-failure-session-count", JSON_INTEGER,
-                                true), path))
+                                true), path, &c->failed))
             return false;
         if (!json_object_get(p, "failure-details"))
             continue;
@@ -228,7 +236,7 @@ static bool check(rctx *c, const json_t *r)
             }
             if (!(v = member(c, d, dpath, "result-type", JSON_STRING, true)) ||
                 !count_ok(c, member(c, d, dpath, "failed-session-count", JSON_INTEGER, true),
-                          dpath))
+                          dpath, NULL))
                 return false;
             for (size_t k = 0; k < sizeof opt / sizeof *opt; k++)
                 if (json_object_get(d, opt[k]) &&
@@ -341,7 +349,7 @@ bool tlsrpt_read_report(const unsigned char *data, size_t len, FILE *out, char *
     size_t tlen = len;
     json_t *r;
     json_error_t je;
-    rctx c = { err, errsize };
+    rctx c = { err, errsize, 0, 0 };
     bool ok;
 
     if (err && errsize)

@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,11 +178,22 @@ mtasts_status tlsrpt_sendmail(const char *sendmail, const char *sender, const ch
     }
     close(fds[0]);
     old = signal(SIGPIPE, SIG_IGN);
+    /* One deadline for writing and waiting: a sendmail that stops reading
+     * (a message larger than the pipe) must not block us either. */
+    deadline = time(NULL) + (time_t)timeout_s;
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
     while (off < len) {
         ssize_t n = write(fds[1], msg + off, len - off);
 
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            struct pollfd pf = { fds[1], POLLOUT, 0 };
+            time_t left = deadline - time(NULL);
+
+            if (left <= 0)
+                break;
+            poll(&pf, 1, 1000);   /* the deadline is checked again */
             continue;
+        }
         if (n <= 0)
             break;
         off += (size_t)n;
@@ -188,7 +201,6 @@ mtasts_status tlsrpt_sendmail(const char *sendmail, const char *sender, const ch
     close(fds[1]);
     signal(SIGPIPE, old);
     /* bounded wait: the child is ours, killed by its pid if it hangs */
-    deadline = time(NULL) + (time_t)timeout_s;
     while ((w = waitpid(pid, &status, WNOHANG)) == 0 && time(NULL) < deadline) {
         struct timespec ts = { 0, 50 * 1000000L };
 

@@ -59,9 +59,12 @@ posts() { [ -f "$tmp/post/log" ] && wc -l < "$tmp/post/log" || echo 0; }
 mails() { ls "$tmp/mail" | grep -c '\.eml$'; }
 
 # ------------------------------------------------------------ outcomes
-# The helper records the failed fetch (HTTP 404) against the policy domain.
-# (mtasts resolve, as the adapters run it: mtasts query records nothing)
-t "set-up: the helper's fetch for $D fails" 1 -- resolve --options "store=$S" $D
+# The helper records the failed fetch (HTTP 404) against the policy domain
+# when a delivery asked (mtasts resolve, as the adapters run it; mtasts query
+# records nothing since b256246).
+"$M" resolve --options "store=$S" $D >/dev/null 2>"$tmp/err"; rc=$?
+[ "$rc" = 1 ] && ok "set-up: a delivery's helper run for $D fails the fetch" \
+    || nok "set-up: a delivery's helper run for $D fails the fetch" "exit $rc, want 1" "$(cat "$tmp/err")"
 
 # ------------------------------------------------------------ no or bad record
 t "send: no _smtp._tls record: nothing sent, exit 0" 0 --out "^none +$DAY $D: no TLSRPT record" \
@@ -233,7 +236,40 @@ t "read: a missing field is named" 1 --err 'policies\[0\]: "summary" missing' --
     -- tlsrpt read -
 t "read: remote text is printed escaped" 0 --out '^  from:    x\\x1b\[2J' -- tlsrpt read $C/escape.json
 t "read: truncated gzip" 1 --err "gzip" --in <(head -c 100 $C/rfc-example.json.gz) -- tlsrpt read -
+t "read: session counts whose total overflows are refused" 1 --out '^$' \
+    --err "policies\[1\]: session counts add up to more than 9223372036854775807" \
+    -- tlsrpt read $C/counts-overflow.json
 t "read: no such file" 3 --err "No such file" -- tlsrpt read "$tmp/none.json"
+
+# A received report is network input: read as root (the file is root's
+# alone), parsed as the Exim user. Its summary is longer than a pipe holds,
+# so the reader blocks writing it, after the parse, while its uid is looked at.
+setup "$PY" -c '
+import json, sys
+d = [{"result-type": "certificate-expired", "receiving-mx-hostname": "mx%d.example" % i,
+      "failed-session-count": 1} for i in range(1500)]
+json.dump({"organization-name": "x", "contact-info": "a@b", "report-id": "r1",
+           "date-range": {"start-datetime": "2026-01-01T00:00:00Z",
+                          "end-datetime": "2026-01-01T23:59:59Z"},
+           "policies": [{"policy": {"policy-type": "no-policy-found", "policy-domain": "a.example"},
+                         "summary": {"total-successful-session-count": 0,
+                                     "total-failure-session-count": 1500},
+                         "failure-details": d}]}, open(sys.argv[1], "w"))' "$tmp/big.json"
+setup chmod 600 "$tmp/big.json"
+setup mkfifo "$tmp/read.fifo"
+( exec "$M" tlsrpt read "$tmp/big.json" > "$tmp/read.fifo" ) & reader=$!
+exec 3< "$tmp/read.fifo"
+uid=0
+for _ in $(seq 50); do
+    uid=$(awk '/^Uid:/ { print $3 }' "/proc/$reader/status" 2>/dev/null)
+    [ -n "$uid" ] && [ "$uid" != 0 ] && break
+    sleep 0.1
+done
+lines=$(wc -l <&3); exec 3<&-
+wait "$reader"; rc=$?
+[ "$rc" = 0 ] && [ "$lines" -gt 1500 ] && [ "$uid" = "$(id -u Debian-exim)" ] \
+    && ok "read: a root-only report is parsed as the Exim user" \
+    || nok "read: a root-only report is parsed as the Exim user" "exit $rc, $lines lines, uid ${uid:-gone}"
 
 echo "tlsrpt-report: $pass passed, $fail failed"
 [ "$fail" = 0 ]

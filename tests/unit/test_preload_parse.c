@@ -28,6 +28,9 @@ static const struct bad_case {
     { PRELOAD_FORMAT_EFF, "{\"timestamp\": 1, \"expires\": 253402300800, \"policies\": {}}",
       "expires: not a time" },
     { PRELOAD_FORMAT_EFF, EFF_HEAD "\"policies\": {}, \"extra\": 1}", "extra: unknown field" },
+    /* remote text that import and stats print: no terminal escapes */
+    { PRELOAD_FORMAT_EFF, EFF_HEAD "\"version\": \"1\\u001b[2J\", \"policies\": {}}",
+      "version: not a string" },
     { PRELOAD_FORMAT_EFF, EFF_HEAD "\"policies\": []}", "policies: not an object" },
     { PRELOAD_FORMAT_EFF, EFF_HEAD "\"policies\": {\"a.example\": {\"mxs\": []}}}",
       "policies.a.example.mxs: not a non-empty array" },

@@ -35,7 +35,7 @@ static void ev(const char *text)
 }
 
 typedef struct sum {
-    char line[512];
+    char line[1024];
     int aggregates;
 } sum;
 
@@ -157,6 +157,28 @@ int main(void)
     ev("tlsrpt ev=smtp:ehlo dom=f.test host=mx.f.test ip=192.0.2.6 cv=1 dane=no cipher=T data=" EHLO_CLEAR);
     CHECK(strstr(recorded(), "f.test sts ok=1 fail=2") != NULL, "testing policy, ok: %s",
           recorded());
+
+    /* A hostile server's certificate names (san=) cannot override the
+     * fields before them: the outcome stays with h.test and its session. */
+    ev("tlsrpt ev=smtp:ehlo dom=h.test host=mx.h.test ip=192.0.2.9 cipher= data=" EHLO_TLS);
+    ev("tlsrpt ev=msg:host:defer dom=h.test host=mx.h.test ip=192.0.2.9 errno=-37 cipher= "
+       "na=1000 san=DNS=mx.h.test dom=victim.test ev=smtp:ehlo ip=203.0.113.9 errno=0; "
+       "data=TLS session: (SSL_connect): certificate verify failed");
+    CHECK(strstr(recorded(), "victim.test") == NULL, "san= injected dom=: %s", recorded());
+    CHECK(strstr(recorded(), "h.test no-policy-found ok=0 fail=1 certificate-expired=1") != NULL,
+          "san= injection, outcome of h.test: %s", recorded());
+
+    /* STARTTLS in the greeting or inside a line is no STARTTLS extension
+     * (Exim does not try TLS): a server that strips STARTTLS cannot hide
+     * the clear session from the report by saying the word. */
+    ev("tlsrpt ev=smtp:ehlo dom=i.test host=mx.i.test ip=192.0.2.10 cipher= "
+       "data=250-x Hello STARTTLS\n250-XSTARTTLS\n250-STARTTLSX\n250 HELP STARTTLS");
+    CHECK(strstr(recorded(), "i.test no-policy-found ok=0 fail=1 starttls-not-supported=1") != NULL,
+          "STARTTLS only as a word: %s", recorded());
+    /* "250 STARTTLS" as the last line is the extension: TLS comes next. */
+    ev("tlsrpt ev=smtp:ehlo dom=j.test host=mx.j.test ip=192.0.2.11 cipher= "
+       "data=250-x Hello\n250 STARTTLS");
+    CHECK(strstr(recorded(), "j.test") == NULL, "250 STARTTLS: %s", recorded());
 
     /* tlsrpt_record=no: nothing more. */
     snprintf(opts, sizeof opts, "store=%s tlsrpt_record=no", dir);

@@ -5,6 +5,7 @@
  * crash between submitting and marking.
  */
 #include "report.h"
+#include "submit.h"
 #include "options.h"
 #include "report_read.h"
 #include "tlsrpt_sent.h"
@@ -13,7 +14,10 @@
 #include "store_tmp.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -362,6 +366,44 @@ static void test_options(void)
     unlink(path);
 }
 
+/* sendmail: one deadline also for writing the message (a stand-in that
+ * never reads a message larger than the pipe is killed in time) */
+static void test_sendmail_bounded(void)
+{
+    static const char *const scripts[] = { "#!/bin/sh\ncat >/dev/null\n",
+                                           "#!/bin/sh\nexec sleep 30\n" };
+    size_t len = 512 * 1024;
+    char path[128], *msg = malloc(len + 1);
+    mtasts_err err = {{0}};
+
+    if (!msg) {
+        CHECK(false, "out of memory");
+        return;
+    }
+    memset(msg, 'x', len);
+    msg[len] = '\0';
+    for (size_t i = 0; i < 2; i++) {
+        FILE *f;
+        time_t t0;
+        mtasts_status st;
+
+        snprintf(path, sizeof path, "%s/sendmail%zu", dir, i);
+        CHECK((f = fopen(path, "w")) && fputs(scripts[i], f) >= 0 && fclose(f) == 0
+              && chmod(path, 0700) == 0, "stand-in sendmail %zu", i);
+        memset(&err, 0, sizeof err);
+        t0 = time(NULL);
+        st = tlsrpt_sendmail(path, NULL, msg, 2, &err);
+        if (i == 0)
+            CHECK(st == MTASTS_OK, "a sendmail that reads: %d %s", st, err.msg);
+        else
+            CHECK(st == MTASTS_TEMPFAIL && time(NULL) - t0 <= 4,
+                  "a sendmail that never reads: status %d after %lld s (%s)", st,
+                  (long long)(time(NULL) - t0), err.msg);
+        unlink(path);
+    }
+    free(msg);
+}
+
 int main(void)
 {
     char p[128];
@@ -376,6 +418,7 @@ int main(void)
     test_gzip_and_mime();
     test_sent_marks();
     test_options();
+    test_sendmail_bounded();
     free(report_text);
     snprintf(p, sizeof p, "%s/data.mdb", dir);
     unlink(p);
