@@ -194,8 +194,10 @@ run_release() {
     # Dependencies come from Debian (the chroot's apt lists and archives).
     check_grep "$rel: apt resolves the Depends from Debian (exim4-daemon-heavy)" \
         '^Inst exim4-daemon-heavy ' "$(inr apt-get install -s "$old" 2>&1)"
-    if ! apt_in install exim4-daemon-heavy >"$work/apt.log" 2>&1; then
-        not_ok "$rel: installing Debian's exim4-daemon-heavy: $(tail -5 "$work/apt.log")"; return
+    # gpgv too (the package's Recommends): apt leaves what it pulled in
+    # after a purge, and the purge check compares against this state.
+    if ! apt_in install exim4-daemon-heavy gpgv >"$work/apt.log" 2>&1; then
+        not_ok "$rel: installing Debian's exim4-daemon-heavy and gpgv: $(tail -5 "$work/apt.log")"; return
     fi
     if ! configure_exim; then not_ok "$rel: update-exim4.conf (Debian's configuration)"; return; fi
     ok "$rel: Debian's exim4-daemon-heavy installed and configured"
