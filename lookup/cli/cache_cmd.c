@@ -211,8 +211,6 @@ int cmd_cache(int argc, char **argv)
     bool json = false;
     mtasts_options o;
     mtasts_store *s = NULL;
-    mtasts_store_config sc = { 0 };
-    mtasts_err err = {{0}};
     const char *sub;
     size_t i;
     int c, nargs, rc;
@@ -245,15 +243,12 @@ int cmd_cache(int argc, char **argv)
     if (!cli_load_settings(&sa, &o) || !cli_unprivileged(&o))
         return EXIT_TROUBLE;
 
-    /* Never create a store here: a mistyped --store should not leave one. */
-    sc.path = o.store;
-    switch (mtasts_store_open(&sc, &s, &err)) {
+    switch (cli_open_store(&o, &s)) {
     case MTASTS_OK:
         break;
     case MTASTS_NOT_FOUND:
         return empty_store(o.store, sub, nargs ? domain : NULL, json);
     default:
-        cli_error("store %s: %s", o.store, err.msg);
         return EXIT_TROUBLE;
     }
     rc = cache_run(s, o.store, sub, nargs ? domain : NULL, json);

@@ -104,6 +104,17 @@ bool cli_drop_privileges(const mtasts_options *o, mtasts_err *err)
     return true;
 }
 
+mtasts_status cli_open_store(const mtasts_options *o, mtasts_store **s)
+{
+    mtasts_store_config sc = {.path = o->store, .map_max = (size_t)o->map_max << 10};
+    mtasts_err err = {{0}};
+    mtasts_status st = mtasts_store_open(&sc, s, &err);
+
+    if (st != MTASTS_OK && st != MTASTS_NOT_FOUND)
+        cli_error("store %s: %s", o->store, err.msg);
+    return st;
+}
+
 bool cli_unprivileged(const mtasts_options *o)
 {
     mtasts_err err = {{0}};

@@ -7,6 +7,7 @@
 #define MTASTS_CLI_UTIL_H
 
 #include "cli.h"
+#include "store.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -43,6 +44,10 @@ bool cli_load_settings(const cli_settings_args *a, mtasts_options *o);
  * that opens the store or the network calls it first (not the linters,
  * match and generate: they need no privilege and parse only their input). */
 bool cli_unprivileged(const mtasts_options *o);
+/* Open the existing store at o->store, never creating one (a mistyped
+ * --store should not leave one). OK: *s is open; NOT_FOUND: there is no
+ * store yet; anything else: the error is printed, exit EXIT_TROUBLE. */
+mtasts_status cli_open_store(const mtasts_options *o, mtasts_store **s);
 
 /* Parse a non-negative decimal number <= max; false if it is anything else. */
 bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out);

@@ -91,7 +91,6 @@ int cmd_tlsrpt_show(int argc, char **argv)
     show_ctx ctx = { 0 };
     mtasts_options o;
     mtasts_store *s = NULL;
-    mtasts_store_config sc = { 0 };
     mtasts_err err = {{0}};
     uint64_t aggs, overflow;
     int c;
@@ -122,15 +121,13 @@ int cmd_tlsrpt_show(int argc, char **argv)
     }
     if (!cli_load_settings(&sa, &o) || !cli_unprivileged(&o))
         return EXIT_TROUBLE;
-    sc.path = o.store;
-    switch (mtasts_store_open(&sc, &s, &err)) {
+    switch (cli_open_store(&o, &s)) {
     case MTASTS_OK:
         break;
     case MTASTS_NOT_FOUND:
         printf("store %s: empty (nothing recorded)\n", o.store);
         return EXIT_POLICY;
     default:
-        cli_error("store %s: %s", o.store, err.msg);
         return EXIT_TROUBLE;
     }
     if (mtasts_tlsrpt_foreach(s, day, show_one, &ctx, &err) != MTASTS_OK
