@@ -205,13 +205,10 @@ static int admin_run(mtasts_store *s, const char *sub, const char *domain, bool 
 
 static int admin(const mtasts_options *o, const char *sub, const char *domain, bool json)
 {
-    mtasts_store_config sc = {.path = o->store, .map_max = (size_t)o->map_max << 10};
     mtasts_store *s = NULL;
-    mtasts_err err = {{0}};
     int rc;
 
-    /* Never create a store here: a mistyped --store should not leave one. */
-    switch (mtasts_store_open(&sc, &s, &err)) {
+    switch (cli_open_store(o, &s)) {
     case MTASTS_OK:
         break;
     case MTASTS_NOT_FOUND:
@@ -229,7 +226,6 @@ static int admin(const mtasts_options *o, const char *sub, const char *domain, b
         }
         return EXIT_POLICY;
     default:
-        cli_error("store %s: %s", o->store, err.msg);
         return EXIT_TROUBLE;
     }
     rc = admin_run(s, sub, domain, json);
