@@ -27,13 +27,17 @@ RECHECK=1   # s; 1 for the idchange test (the store keeps the deadline it comput
 opts() { echo "store=$D/store,helper=$HELPER,recheck=$RECHECK,wait=15"; }
 # The test settings every variant gets: its own store, the helper from the
 # build, recheck=1 (the idchange test), and the world's 127/8 addresses
-# allowed (Debian ignores 127.0.0.0/8 targets by default); E2E_EXTRA_MACROS:
-# more lines (the bench's norecord arm).
+# allowed (Debian ignores 127.0.0.0/8 targets by default); the two reports
+# that are off by default switched on (E2E_SWITCHES, set to "" for the
+# snippets as shipped); E2E_EXTRA_MACROS: more lines.
+E2E_SWITCHES_ON='MTASTS_TESTING_REPORT = yes
+MTASTS_TLSRPT_RECORD = yes'
 test_macros() {
     cat <<EOF
 MTASTS_OPTIONS = $(opts)
 MTASTS_IGNORE_TARGET_HOSTS = 0.0.0.0
 REMOTE_SMTP_INTERFACE = $WORLD_HOST_IP
+${E2E_SWITCHES-$E2E_SWITCHES_ON}
 ${E2E_EXTRA_MACROS:-}
 EOF
 }

@@ -234,6 +234,32 @@ run_tests() {
     check_grep "$V: testing.test: the would-have-refused line" \
         "MTA-STS testing: testing.test policy testing1: enforce would have refused H=mx.testing.test \[127.0.2.3\]: certificate not verified\$" "$(mainlog)"
 
+    # Issue 17: as shipped (this configuration without the two switches
+    # lib.sh adds), the testing report and TLSRPT recording are off, so
+    # mtasts_smtp has no event_action: Exim then never copies certificates
+    # for tls:cert events. The same testing delivery: no report line, no
+    # recorded session.
+    local shipped=$D/exim-shipped.conf recorded
+    conf0=$CONF
+    sed '/^MTASTS_TESTING_REPORT = yes$/d;/^MTASTS_TLSRPT_RECORD = yes$/d' "$CONF" >"$shipped" &&
+        chmod 644 "$shipped" || not_ok "$V: writing $shipped"
+    [ "$V" = "${V#stock}" ] || world-ctl exim-trust "$shipped" || not_ok "$V: exim-trust $shipped"
+    check_eq "$V: the test configuration switches both reports on" \
+        "$(grep -cxE 'MTASTS_(TESTING_REPORT|TLSRPT_RECORD) = yes' "$CONF") $(grep -cE '^MTASTS_(TESTING_REPORT|TLSRPT_RECORD) *=' "$shipped")" "2 0"
+    check_grep "$V: with the switches, mtasts_smtp has an event_action" \
+        '^event_action = .' "$(x -bP transport mtasts_smtp)"
+    check_eq "$V: as shipped, mtasts_smtp has no event_action" \
+        "$("$EXIM" -C "$shipped" -bP transport mtasts_smtp | grep -c '^event_action = .')" 0
+    recorded=$("$HELPER" tlsrpt show --store "$D/store" testing.test 2>&1)
+    CONF=$shipped
+    fresh; r=testing-shipped-$t@testing.test; send "$r"
+    check_delivered "testing.test, snippets as shipped" "$r" expired \
+        "R=mtasts_testing T=mtasts_smtp H=mx.testing.test \[127.0.2.3\] X=TLS[^ ]+ CV=no"
+    check_eq "$V: as shipped: no would-have-refused line" "$(mainlog | grep -c 'MTA-STS testing')" 0
+    check_eq "$V: as shipped: no TLS session recorded" \
+        "$("$HELPER" tlsrpt show --store "$D/store" testing.test 2>&1)" "$recorded"
+    CONF=$conf0
+
     # no policy, and mode none: the normal router and transport.
     for d in nopolicy none; do
         fresh; r=$d-$t@$d.test; send "$r"
