@@ -166,11 +166,14 @@ record_remote_smtp() {
         step cp "$inc" "$file" || return 1
         step sed -i "s|^\.include $inc\$|.include $file|" "$CONF" || return 1
     fi
+    # (mtasts_smtp has the same line, under .ifdef MTASTS_TLSRPT_RECORD)
+    local before
+    before=$(grep -c '^  event_action = MTASTS_TLSRPT_EVENT$' "$file")
     awk '{ print } /^remote_smtp:/ { t = 1 }
          t && /^[ \t]*driver = smtp[ \t]*$/ { print "  event_action = MTASTS_TLSRPT_EVENT"; t = 0 }' \
         "$file" >"$file.new" && mv "$file.new" "$file" && chmod 644 "$file"
     check_eq "$V: set-up: remote_smtp records TLS outcomes (event_action added once)" \
-        "$(grep -c '^  event_action = MTASTS_TLSRPT_EVENT$' "$file")" 1
+        "$(grep -c '^  event_action = MTASTS_TLSRPT_EVENT$' "$file")" "$((before + 1))"
     local err
     err=$("$EXIM" -C "$CONF" -bV 2>&1 >/dev/null)
     check_eq "$V: set-up: the configuration with remote_smtp's event_action is valid" "$err" ""
