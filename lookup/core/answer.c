@@ -154,6 +154,29 @@ mtasts_status mtasts_answer_format(const mtasts_record *r, char *out, size_t out
     return MTASTS_OK;
 }
 
+/* other_day - is then on an earlier UTC day than now (or unset)? */
+static bool other_day(int64_t then, int64_t now)
+{
+    return then <= 0 || then / 86400 != now / 86400;
+}
+
+/* add_daily - the answer's "daily=yes": the first answer of this policy
+ * on this UTC day in this store (or a policy new to it). The snippets run
+ * their once-a-day checks (an MX query, a log line) only then, instead of
+ * asking a hints database for every message. Two processes racing at
+ * midnight may both see it: "about once a day". */
+static mtasts_status add_daily(char *out, size_t outsize, mtasts_err *err)
+{
+    size_t n = strlen(out);
+
+    if (outsize - n <= sizeof " daily=yes" - 1) {
+        mtasts_errf(err, "result longer than %zu bytes", outsize);
+        return MTASTS_SYSERR;
+    }
+    memcpy(out + n, " daily=yes", sizeof " daily=yes");
+    return MTASTS_OK;
+}
+
 /* from_record - the answer a record gives at now */
 static mtasts_status from_record(const mtasts_record *r, int64_t now, const char *why,
                                  char *out, size_t outsize, unsigned *ttl, mtasts_err *err)
@@ -280,6 +303,7 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     mtasts_status st;
     int64_t now = (int64_t)time(NULL);
     pid_t holder;
+    bool helper_daily = false;
 
     *ttl = 0;
     if (hooks)
@@ -332,12 +356,21 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     if (mtasts_resolve_cache_answers(&r, now, &rcfg)
         && !(s && r.id[0] && !r.dane[0]
              && mtasts_store_lease_check(s, domain, now, &holder, &e) == MTASTS_OK)) {
+        bool daily = other_day(r.last_used, now);
+
         say(hooks, MTASTS_LOG_DEBUG, "mtasts: %s: answered from the store", domain);
-        if (s && now - r.last_used >= LAST_USED_GRANULARITY && !mtasts_store_readonly(s)) {
+        if (s && (daily || now - r.last_used >= LAST_USED_GRANULARITY)
+            && !mtasts_store_readonly(s)) {
             r.last_used = now;
-            mtasts_store_put(s, domain, &r, &e);
+            /* daily only once the day is recorded: a store this process
+             * cannot write would otherwise say it for every message */
+            daily = mtasts_store_put(s, domain, &r, &e) == MTASTS_OK && daily;
+        } else {
+            daily = false;
         }
         st = from_record(&r, now, NULL, out, outsize, ttl, err);
+        if (st == MTASTS_OK && daily)
+            st = add_daily(out, outsize, err);
         mtasts_record_free(&r);
         return st;
     }
@@ -355,7 +388,10 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
         if (run_helper(&o, domain, &fresh, reason, sizeof reason, &trouble, hooks) == MTASTS_OK) {
             /* The helper applied RFC 8461 5.1 to the stored record, so its
              * record is the answer (a kept policy included). The helper
-             * runs once per recheck or backoff period, so is this log. */
+             * runs once per recheck or backoff period, so is this log.
+             * A policy new to this store, or first used today: daily. */
+            helper_daily = !r.id[0] || strcmp(r.id, fresh.id) != 0
+                           || other_day(r.last_used, now);
             mtasts_record_free(&r);
             r = fresh;
             if (trouble && !(r.id[0] && r.policy.mode == MTASTS_MODE_NONE))
@@ -371,6 +407,8 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
     }
     now = (int64_t)time(NULL);
     st = from_record(&r, now, reason, out, outsize, ttl, err);
+    if (st == MTASTS_OK && helper_daily)
+        st = add_daily(out, outsize, err);
     say(hooks, MTASTS_LOG_DEBUG, "mtasts: %s: %s", domain,
         st == MTASTS_OK ? out : err->msg);
     mtasts_record_free(&r);

@@ -305,11 +305,15 @@ run_tests() {
     # know it). The log says once that Exim's resolver hides DNSSEC.
     cp /etc/resolv.conf "$work/resolv.conf"
     sed 's/trust-ad//' "$work/resolv.conf" >/etc/resolv.conf   # the world's own copy
+    # (the check runs when the lookup says daily=yes: the first answer of a
+    # day, or a policy new to the store, as both are here)
+    forget dane.test; forget dane-fail.test
     fresh; r=noad-$t@dane.test; send "$r"
     local r2=noad2-$t@dane.test r3=noadfail-$t@dane-fail.test
     DEBUG=-d+lookup send "$r2"; local dbg2; dbg2=$(cat "$D/debug"); send "$r3"
     cat "$work/resolv.conf" >/etc/resolv.conf
-    # the check (an MX query) runs for the first message of the day only
+    # the check (an MX query) runs for the first message of the day (or of
+    # a new policy) only
     check_eq "$V: resolver without AD: no MX query for the check of the 2nd message" \
         "$(grep -c 'dnssec_lax,mx=dane.test' <<<"$dbg2")" 0
     check_delivered "dane.test, resolver without AD" "$r" good \

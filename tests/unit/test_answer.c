@@ -123,6 +123,44 @@ static void prepare_store(void)
     mtasts_store_close(&s);
 }
 
+/* daily_answers - "daily=yes" (the snippets' once-a-day checks) in the
+ * first answer of a UTC day only: a record last used two days ago gives it
+ * once, then not again; a record used today never. */
+static void daily_answers(void)
+{
+    mtasts_store_config cfg = {.path = dir};
+    const char *body = "version: STSv1\nmode: enforce\nmx: mx.daily.example\nmax_age: 86400\n";
+    int64_t now = (int64_t)time(NULL);
+    mtasts_store *s;
+    mtasts_record r;
+    mtasts_err err = {{0}};
+    char out[MTASTS_ANSWER_MAX];
+    unsigned ttl;
+
+    CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
+    mtasts_record_init(&r);
+    CHECK_INT(mtasts_policy_parse(body, strlen(body), &r.policy, &err), MTASTS_OK, err.msg);
+    strcpy(r.id, "d1");
+    r.source = MTASTS_SOURCE_FETCHED;
+    r.fetched_at = r.txt_checked_at = now;
+    r.last_used = now - 2 * 86400;
+    r.expires_at = now + 86400;
+    r.next_check_at = now + 3000;
+    CHECK_INT(mtasts_store_put(s, "daily.example", &r, &err), MTASTS_OK, err.msg);
+    mtasts_record_free(&r);
+    mtasts_store_close(&s);
+
+    CHECK_INT(mtasts_answer("daily.example", opts, NULL, out, sizeof out, &ttl, &err),
+              MTASTS_OK, err.msg);
+    CHECK(strstr(out, " daily=yes") != NULL, "last used two days ago: daily=yes: %s", out);
+    CHECK_INT(mtasts_answer("daily.example", opts, NULL, out, sizeof out, &ttl, &err),
+              MTASTS_OK, err.msg);
+    CHECK(!strstr(out, "daily="), "the second answer of the day: no daily: %s", out);
+    CHECK_INT(mtasts_answer("cached.example", opts, NULL, out, sizeof out, &ttl, &err),
+              MTASTS_OK, err.msg);
+    CHECK(!strstr(out, "daily="), "last used today: no daily: %s", out);
+}
+
 /* in_forked_child - the lookup from a deeper frame after fork(), with a
  * stale reader slot to clear: 0 when the notice reached its own hooks */
 static int in_forked_child(bool with_hooks)
@@ -173,6 +211,7 @@ int main(void)
     stale_reader();
     CHECK_INT(in_forked_child(false), 0, "the same without hooks: nothing called");
     CHECK_INT(deep_lookup(3, &hooks), MTASTS_OK, "the parent still answers");
+    daily_answers();
 
     rm_tmp(dir);
     return UNIT_DONE("answer");
