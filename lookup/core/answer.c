@@ -200,7 +200,7 @@ static mtasts_status from_record(const mtasts_record *r, int64_t now, const char
  * trouble with the reason (a failed fetch, kept policy or not) */
 static mtasts_status run_helper(const mtasts_options *o, const char *domain,
                                 mtasts_record *r, char *reason, size_t reasonsize,
-                                bool *trouble, const mtasts_hooks *h)
+                                bool *trouble, bool *fetched, const mtasts_hooks *h)
 {
     char optbuf[2048], out[MTASTS_RECORD_MAX + 1024];
     char *argv[] = { (char *)o->helper, "resolve", "--exim", "--options", optbuf,
@@ -233,6 +233,7 @@ static mtasts_status run_helper(const mtasts_options *o, const char *domain,
      * helper run, as a failure is). */
     *trouble = strstr(out, "\noutcome: kept\n") || strstr(out, "\noutcome: fetch-failed\n")
         || strstr(out, "\noutcome: preload\n") || strstr(out, "\noutcome: preload-ignored\n");
+    *fetched = strstr(out, "\noutcome: fetched\n") != NULL;
     if (rl_end && rl < body)
         snprintf(reason, reasonsize, "%.*s", (int)(rl_end - rl - 9), rl + 9);
     mtasts_record_free(r);
@@ -382,16 +383,18 @@ mtasts_status mtasts_answer(const char *query, const char *opts, const mtasts_ho
             snprintf(reason, sizeof reason, "policy being fetched by pid %ld", (long)holder);
     } else {
         mtasts_record fresh;
-        bool trouble = false;
+        bool trouble = false, fetched = false;
 
         mtasts_record_init(&fresh);
-        if (run_helper(&o, domain, &fresh, reason, sizeof reason, &trouble, hooks) == MTASTS_OK) {
+        if (run_helper(&o, domain, &fresh, reason, sizeof reason, &trouble, &fetched, hooks)
+            == MTASTS_OK) {
             /* The helper applied RFC 8461 5.1 to the stored record, so its
              * record is the answer (a kept policy included). The helper
              * runs once per recheck or backoff period, so is this log.
-             * A policy new to this store, or first used today: daily. */
-            helper_daily = !r.id[0] || strcmp(r.id, fresh.id) != 0
-                           || other_day(r.last_used, now);
+             * A policy this helper run fetched, or a stored one first
+             * used today: daily. (Not "no record when this process
+             * looked": another process may have fetched it since.) */
+            helper_daily = fetched || (r.id[0] && other_day(r.last_used, now));
             mtasts_record_free(&r);
             r = fresh;
             if (trouble && !(r.id[0] && r.policy.mode == MTASTS_MODE_NONE))

@@ -108,7 +108,8 @@ exim96=$(exim_prefix 4.96)/bin/exim
 # Herd: 50 Exim processes at once, cold then warm: one fetch in all, one
 # answer, and every process got it (the benchmark's herd, as a check).
 HERD=50
-herd() {  # herd DOMAIN -> prints distinct answers, answers with the policy, bytes of stderr
+herd() {  # herd DOMAIN -> prints distinct answers (the field daily=yes aside),
+          # answers with the policy, bytes of stderr, answers with daily=yes
     local d=$1 i
     rm -f "$work"/herd.*
     for i in $(seq 1 $HERD); do
@@ -116,19 +117,24 @@ herd() {  # herd DOMAIN -> prints distinct answers, answers with the policy, byt
             >"$work/herd.$i.out" 2>"$work/herd.$i.err" &
     done
     wait
-    sort -u "$work"/herd.*.out | wc -l
+    sed 's/ daily=yes$//' "$work"/herd.*.out | sort -u | wc -l
     grep -l 'mode=enforce' "$work"/herd.*.out | wc -l
     text_of "$work"/herd.*.err | wc -c
+    grep -l ' daily=yes$' "$work"/herd.*.out | wc -l
 }
 new_store herd
 c=$(count chunked.test)
-read -r -d '' distinct withpolicy errs < <(herd chunked.test; printf '\0')
+read -r -d '' distinct withpolicy errs daily < <(herd chunked.test; printf '\0')
 check_eq "herd cold: $HERD processes, one answer" "$distinct" 1
+# the fetcher's answer brings a policy new to the store: daily=yes there
+# only (the routers' once-a-day checks run once, not in every process)
+check_eq "herd cold: one answer with daily=yes" "$daily" 1
 check_eq "herd cold: every process answered the policy" "$withpolicy" "$HERD"
 check_eq "herd cold: no error output" "$errs" 0
 check_eq "herd cold: exactly one HTTPS fetch" "$(count chunked.test)" "$((c + 1))"
-read -r -d '' distinct withpolicy errs < <(herd chunked.test; printf '\0')
-check_eq "herd warm: one answer, all with the policy, no error" "$distinct $withpolicy $errs" "1 $HERD 0"
+read -r -d '' distinct withpolicy errs daily < <(herd chunked.test; printf '\0')
+check_eq "herd warm: one answer, all with the policy, no error, no daily" \
+    "$distinct $withpolicy $errs $daily" "1 $HERD 0 0"
 check_eq "herd warm: no fetch" "$(count chunked.test)" "$((c + 1))"
 
 # SIGKILL of the fetching helper: the waiting processes recover.
