@@ -44,8 +44,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DAY_PREFIX "\002tlsrpt-day:"
+#define SYNCED_KEY "\001synced"        /* unix time of the last sync */
+#define OUTCOMES_SCHEMA "tlsrpt1"
+#define OUTCOMES_RETRY 60
 #define DAY_LEN 10                      /* YYYY-MM-DD */
 #define VALUE_MAGIC "T1"
 /* Bounds of the strings of a detail row (longer ones are cut). */
@@ -53,11 +57,158 @@
 #define INFO_MAX 512
 
 static unsigned aggregates_max = MTASTS_TLSRPT_AGGREGATES_MAX;
-static unsigned commit_flag = MDB_NOMETASYNC;
+static size_t outcomes_map_max = MTASTS_TLSRPT_MAP_MAX;
 
-void mtasts_tlsrpt_set_nosync(bool nosync)
+void mtasts_tlsrpt_set_map_max(size_t bytes)
 {
-    commit_flag = nosync ? MDB_NOSYNC : MDB_NOMETASYNC;
+    outcomes_map_max = bytes ? bytes : MTASTS_TLSRPT_MAP_MAX;
+}
+
+/* ------------------------------------------------------------------ */
+/* The sibling environment                                              */
+
+/* outcomes - the sibling of policy store s, opened (created when write)
+ * on first use. MTASTS_NOT_FOUND: none yet (and !write). A failed open is
+ * not retried for OUTCOMES_RETRY seconds (a delivery process must not pay
+ * for a broken file at every session). */
+static mtasts_status outcomes(mtasts_store *s, bool write, mtasts_store **out,
+                              mtasts_err *err)
+{
+    mtasts_store_config cfg;
+    mtasts_status st;
+    bool broken = false;
+    int64_t now = (int64_t)time(NULL);
+
+    *out = NULL;
+    if (!s) {
+        mtasts_errf(err, "store: not open");
+        return MTASTS_SYSERR;
+    }
+    if (s->outcomes) {
+        s->outcomes->create |= write;
+        st = write ? store_writable(s->outcomes, err) : store_ready(s->outcomes, err);
+        if (st == MTASTS_OK)
+            *out = s->outcomes;
+        return st;
+    }
+    if (now < s->outcomes_retry) {
+        mtasts_errf(err, "tlsrpt: %s/%s unusable (see the first error of this process)",
+                    s->path, MTASTS_TLSRPT_FILE);
+        return MTASTS_TEMPFAIL;
+    }
+    cfg = (mtasts_store_config){ .path = s->path, .map_initial = MTASTS_TLSRPT_MAP_INITIAL,
+                                 .map_max = outcomes_map_max, .create = write,
+                                 .notify = s->notify, .notify_ctx = s->notify_ctx };
+    st = store_open_file(&cfg, MTASTS_TLSRPT_FILE, MDB_NOSYNC, OUTCOMES_SCHEMA, &s->outcomes,
+                         &broken, err);
+    if (st == MTASTS_NOT_FOUND && !write)
+        return st;
+    s->outcomes_broken = broken;
+    if (st != MTASTS_OK) {
+        s->outcomes_retry = now + OUTCOMES_RETRY;
+        if (broken) {
+            mtasts_err first = *err;
+
+            mtasts_errf(err, "%s (damaged; \"mtasts tlsrpt send\" moves it aside)",
+                        first.msg);
+        }
+        return st == MTASTS_NOT_FOUND ? MTASTS_SYSERR : st;
+    }
+    if (write && s->outcomes->readonly) {
+        mtasts_errf(err, "store: %s is read-only for uid %ld", s->outcomes->label,
+                    (long)geteuid());
+        return MTASTS_TEMPFAIL;
+    }
+    *out = s->outcomes;
+    return MTASTS_OK;
+}
+
+/* outcomes_fail - a failed transaction on the sibling: a damaged file
+ * is remembered (the reporter moves it aside) */
+static mtasts_status outcomes_fail(mtasts_store *o, mtasts_err *err, const char *what, int rc)
+{
+    if (store_rc_broken(rc))
+        o->broken = true;
+    return store_fail(o, err, what, rc);
+}
+
+mtasts_status mtasts_tlsrpt_sync(mtasts_store *s, mtasts_err *err)
+{
+    int rc;
+
+    if (!s || !s->outcomes || !s->outcomes->env || s->outcomes->pid != getpid()
+        || s->outcomes->readonly)
+        return MTASTS_OK;
+    if ((rc = mdb_env_sync(s->outcomes->env, 1)) != 0) {
+        mtasts_errf(err, "store: syncing %s: %s", s->outcomes->label, mdb_strerror(rc));
+        return MTASTS_SYSERR;
+    }
+    return MTASTS_OK;
+}
+
+static int walk_fn(mtasts_store *o, MDB_txn *txn, void *ctx)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc;
+
+    (void)ctx;
+    if ((rc = mdb_cursor_open(txn, o->dbi, &c)) != 0)
+        return rc;
+    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
+        ;
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* walk_all - read every record of o: 0, or the LMDB error that says it is
+ * damaged (a failed write transaction of this process said so already) */
+static int walk_all(mtasts_store *o)
+{
+    int rc = store_run_txn(o, MDB_RDONLY, walk_fn, NULL);
+
+    return o->broken ? MDB_CORRUPTED : store_rc_broken(rc) ? rc : 0;
+}
+
+mtasts_status mtasts_tlsrpt_recover(mtasts_store *s, bool *moved, mtasts_err *err)
+{
+    mtasts_store *o;
+    mtasts_err why = {{0}};
+    mtasts_status st;
+    char suffix[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    *moved = false;
+    if (!s) {
+        mtasts_errf(err, "store: not open");
+        return MTASTS_SYSERR;
+    }
+    s->outcomes_retry = 0;
+    st = outcomes(s, true, &o, &why);
+    if (st == MTASTS_OK && walk_all(o) == 0)
+        return MTASTS_OK;
+    if (st != MTASTS_OK && !s->outcomes_broken) {
+        mtasts_errf(err, "%s", why.msg);
+        return st;
+    }
+    if (st == MTASTS_OK)
+        mtasts_errf(&why, "%s is damaged", o->label);
+    mtasts_store_close(&s->outcomes);
+    if (!gmtime_r(&now, &tm) || !strftime(suffix, sizeof suffix, "broken-%Y%m%dT%H%M%S", &tm))
+        snprintf(suffix, sizeof suffix, "broken");
+    if ((st = store_move_aside(s->path, MTASTS_TLSRPT_FILE, suffix, err)) != MTASTS_OK)
+        return st;
+    *moved = true;
+    mtasts_errf(err, "%s; moved aside as %s.%s", why.msg, MTASTS_TLSRPT_FILE, suffix);
+    s->outcomes_retry = 0;
+    {
+        mtasts_err again = {{0}};
+
+        if ((st = outcomes(s, true, &o, &again)) != MTASTS_OK)
+            mtasts_errf(err, "%s; a new one: %s", why.msg, again.msg);
+    }
+    return st;
 }
 
 void mtasts_tlsrpt_set_aggregates_max(unsigned n)
@@ -353,6 +504,18 @@ static uint64_t policy_hash(const char *policy, const char *mx)
     return h;
 }
 
+/* Days before this sort after every day: all records of the prefixes. */
+#define ALL_DAYS "\177\177\177\177\177\177\177\177\177\177"
+
+typedef struct expire_ctx {
+    const char *before;             /* delete days before this one */
+    const char *const *prefixes;    /* of these key prefixes */
+    size_t n;
+} expire_ctx;
+
+static const char *const outcome_prefixes[] = { MTASTS_TLSRPT_KEY_PREFIX, DAY_PREFIX };
+static const char *const sent_prefixes[] = { MTASTS_TLSRPT_SENT_PREFIX };
+
 static int expire_fn(mtasts_store *s, MDB_txn *txn, void *ctx);
 
 typedef struct rec_ctx {
@@ -363,7 +526,31 @@ typedef struct rec_ctx {
     size_t keylen;
     buf b;
     bool overflow;
+    int64_t now;
+    bool sync;                      /* the commit is to be synced */
 } rec_ctx;
+
+/* due_sync - is the last sync of the sibling (by any process) older than
+ * MTASTS_TLSRPT_SYNC_INTERVAL? Then note this one (the caller syncs after
+ * the commit). */
+static int due_sync(mtasts_store *s, MDB_txn *txn, rec_ctx *c)
+{
+    char val[24];
+    MDB_val k = { sizeof SYNCED_KEY - 1, SYNCED_KEY }, v;
+    int64_t last = 0;
+    int rc = mdb_get(txn, s->dbi, &k, &v);
+
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0)
+        store_parse_i64(v.mv_data, (const char *)v.mv_data + v.mv_size, NULL, &last);
+    c->sync = c->now - last >= MTASTS_TLSRPT_SYNC_INTERVAL || last > c->now;
+    if (!c->sync)
+        return 0;
+    v.mv_data = val;
+    v.mv_size = (size_t)snprintf(val, sizeof val, "%" PRId64, c->now);
+    return mdb_put(txn, s->dbi, &k, &v, 0);
+}
 
 static int day_counts(mtasts_store *s, MDB_txn *txn, const char *daykey, uint64_t *aggs,
                       uint64_t *overflow)
@@ -403,9 +590,13 @@ static int record_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
     rec_ctx *c = ctx;
     MDB_val k = { c->keylen, c->key }, v;
     aggregate a;
-    int rc = mdb_get(txn, s->dbi, &k, &v);
+    int rc;
 
     c->overflow = false;
+    /* before the get: a put may move the pages a got value points into */
+    if ((rc = due_sync(s, txn, c)) != 0)
+        return rc;
+    rc = mdb_get(txn, s->dbi, &k, &v);
     if (rc == 0 && !agg_decode(v.mv_data, v.mv_size, &a))
         rc = MDB_NOTFOUND;      /* unreadable: start it again */
     if (rc == MDB_NOTFOUND) {
@@ -414,8 +605,12 @@ static int record_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
         if ((rc = day_counts(s, txn, c->daykey, &aggs, &overflow)) != 0)
             return rc;
         /* The day's first aggregate: drop days past the backstop. */
-        if (aggs == 0 && overflow == 0 && (rc = expire_fn(s, txn, c->oldest_kept)) != 0)
-            return rc;
+        if (aggs == 0 && overflow == 0) {
+            expire_ctx e = { c->oldest_kept, outcome_prefixes, 2 };
+
+            if ((rc = expire_fn(s, txn, &e)) != 0)
+                return rc;
+        }
         if (aggs >= aggregates_max) {
             c->overflow = true;
             return put_day_counts(s, txn, c->daykey, aggs, overflow + 1);
@@ -453,34 +648,36 @@ mtasts_status mtasts_tlsrpt_record(mtasts_store *s, const mtasts_tlsrpt_outcome 
     char day[DAY_LEN + 1], dom[MTASTS_DOMAIN_MAX + 1];
     MDB_val dk;
     rec_ctx c = { .o = o };
+    mtasts_store *os;
     mtasts_status st;
     int rc, n;
 
-    if ((st = store_writable(s, err)) != MTASTS_OK)
-        return st;
     if (!store_domain_key(o->policy_domain, dom, &dk) || !mtasts_tlsrpt_day_of(o->when, day)
         || !mtasts_tlsrpt_day_of(o->when - 86400 * MTASTS_TLSRPT_KEEP_DAYS_MAX, c.oldest_kept)
         || (unsigned)o->type > MTASTS_TLSRPT_TLSA) {
         mtasts_errf(err, "tlsrpt: invalid outcome (domain, time or policy type)");
         return MTASTS_INVALID;
     }
+    if ((st = outcomes(s, true, &os, err)) != MTASTS_OK)
+        return st;
     n = snprintf(c.key, sizeof c.key, "%s%s %s %d %016" PRIx64, MTASTS_TLSRPT_KEY_PREFIX, day,
                  dom, (int)o->type,
                  o->type == MTASTS_TLSRPT_NO_POLICY ? 0
                  : policy_hash(o->policy_string, o->mx_patterns));
     c.keylen = (size_t)n;
+    c.now = (int64_t)time(NULL);
     snprintf(c.daykey, sizeof c.daykey, "%s%s", DAY_PREFIX, day);
-    /* One fdatasync per record instead of two, or none (see COST above). */
-    mdb_env_set_flags(s->env, commit_flag, 1);
-    rc = store_run_txn(s, 0, record_fn, &c);
-    mdb_env_set_flags(s->env, commit_flag, 0);
+    /* Committed without a sync (MDB_NOSYNC), synced once a minute: COST. */
+    rc = store_run_txn(os, 0, record_fn, &c);
     free(c.b.p);
+    if (rc == 0 && c.sync && (rc = mdb_env_sync(os->env, 1)) != 0)
+        return outcomes_fail(os, err, "syncing", rc);
     if (rc == 0 && c.overflow) {
         mtasts_errf(err, "tlsrpt: %s already has %u aggregates: session counted as overflow",
                     day, aggregates_max);
         return MTASTS_TEMPFAIL;
     }
-    return rc == 0 ? MTASTS_OK : store_fail(s, err, "recording a TLS outcome in", rc);
+    return rc == 0 ? MTASTS_OK : outcomes_fail(os, err, "recording a TLS outcome in", rc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -557,19 +754,26 @@ mtasts_status mtasts_tlsrpt_foreach(mtasts_store *s, const char *day,
                                     mtasts_tlsrpt_visit_fn fn, void *ctx, mtasts_err *err)
 {
     each_ctx e = { day, fn, ctx };
+    mtasts_store *o;
     mtasts_status st;
     int rc;
 
-    if ((st = store_ready(s, err)) != MTASTS_OK)
-        return st;
     if (day && strlen(day) != DAY_LEN) {
         mtasts_errf(err, "tlsrpt: day \"%s\" is not YYYY-MM-DD", day);
         return MTASTS_INVALID;
     }
-    s->busy = true;
-    rc = store_run_txn(s, MDB_RDONLY, each_fn, &e);
-    s->busy = false;
-    return rc == 0 ? MTASTS_OK : store_fail(s, err, "reading", rc);
+    if (s && s->busy) {
+        mtasts_errf(err, "store: called from inside a foreach");
+        return MTASTS_SYSERR;
+    }
+    if ((st = outcomes(s, false, &o, err)) == MTASTS_NOT_FOUND)
+        return MTASTS_OK;       /* nothing recorded yet */
+    if (st != MTASTS_OK)
+        return st;
+    s->busy = o->busy = true;
+    rc = store_run_txn(o, MDB_RDONLY, each_fn, &e);
+    s->busy = o->busy = false;
+    return rc == 0 ? MTASTS_OK : outcomes_fail(o, err, "reading", rc);
 }
 
 static int day_stats_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
@@ -585,19 +789,22 @@ mtasts_status mtasts_tlsrpt_day_stats(mtasts_store *s, const char *day, uint64_t
                                       uint64_t *overflow, mtasts_err *err)
 {
     uint64_t r[3] = { 0, 0, (uint64_t)(uintptr_t)day };
+    mtasts_store *o;
     mtasts_status st;
     int rc;
 
     *aggregates = *overflow = 0;
-    if ((st = store_ready(s, err)) != MTASTS_OK)
-        return st;
     if (!day || strlen(day) != DAY_LEN) {
         mtasts_errf(err, "tlsrpt: day is not YYYY-MM-DD");
         return MTASTS_INVALID;
     }
-    rc = store_run_txn(s, MDB_RDONLY, day_stats_fn, r);
+    if ((st = outcomes(s, false, &o, err)) == MTASTS_NOT_FOUND)
+        return MTASTS_OK;
+    if (st != MTASTS_OK)
+        return st;
+    rc = store_run_txn(o, MDB_RDONLY, day_stats_fn, r);
     if (rc)
-        return store_fail(s, err, "reading", rc);
+        return outcomes_fail(o, err, "reading", rc);
     *aggregates = r[0];
     *overflow = r[1];
     return MTASTS_OK;
@@ -605,23 +812,21 @@ mtasts_status mtasts_tlsrpt_day_stats(mtasts_store *s, const char *day, uint64_t
 
 static int expire_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
 {
-    static const char *const prefixes[] = { MTASTS_TLSRPT_KEY_PREFIX,
-                                            MTASTS_TLSRPT_SENT_PREFIX, DAY_PREFIX };
-    const char *before = ctx;
+    const expire_ctx *e = ctx;
     MDB_cursor *c;
     int rc = 0;
 
-    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && rc == 0; i++) {
-        size_t plen = strlen(prefixes[i]);
-        MDB_val k = { plen, (void *)prefixes[i] }, v;
+    for (size_t i = 0; i < e->n && rc == 0; i++) {
+        size_t plen = strlen(e->prefixes[i]);
+        MDB_val k = { plen, (void *)e->prefixes[i] }, v;
 
         if ((rc = mdb_cursor_open(txn, s->dbi, &c)) != 0)
             return rc;
         for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
              rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
             /* Keys of a prefix sort by day: stop at the first kept one. */
-            if (k.mv_size < plen + DAY_LEN || memcmp(k.mv_data, prefixes[i], plen) != 0
-                || memcmp((const char *)k.mv_data + plen, before, DAY_LEN) >= 0)
+            if (k.mv_size < plen + DAY_LEN || memcmp(k.mv_data, e->prefixes[i], plen) != 0
+                || memcmp((const char *)k.mv_data + plen, e->before, DAY_LEN) >= 0)
                 break;
             if ((rc = mdb_cursor_del(c, 0)) != 0)
                 break;
@@ -635,6 +840,12 @@ static int expire_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
 
 mtasts_status mtasts_tlsrpt_expire(mtasts_store *s, const char *before_day, mtasts_err *err)
 {
+    /* The sent marks of old days, and the outcomes an earlier layout kept
+     * in the policy store (all of them: they are no longer read). */
+    expire_ctx marks = { before_day, sent_prefixes, 1 };
+    expire_ctx legacy = { ALL_DAYS, outcome_prefixes, 2 };
+    expire_ctx old = { before_day, outcome_prefixes, 2 };
+    mtasts_store *o;
     mtasts_status st;
     int rc;
 
@@ -644,6 +855,15 @@ mtasts_status mtasts_tlsrpt_expire(mtasts_store *s, const char *before_day, mtas
         mtasts_errf(err, "tlsrpt: day is not YYYY-MM-DD");
         return MTASTS_INVALID;
     }
-    rc = store_run_txn(s, 0, expire_fn, (void *)before_day);
-    return rc == 0 ? MTASTS_OK : store_fail(s, err, "expiring TLS outcomes in", rc);
+    rc = store_run_txn(s, 0, expire_fn, &marks);
+    if (rc == 0)
+        rc = store_run_txn(s, 0, expire_fn, &legacy);
+    if (rc)
+        return store_fail(s, err, "expiring TLSRPT sent marks in", rc);
+    if ((st = outcomes(s, true, &o, err)) != MTASTS_OK)
+        return st;
+    rc = store_run_txn(o, 0, expire_fn, &old);
+    if (rc)
+        return outcomes_fail(o, err, "expiring TLS outcomes in", rc);
+    return mtasts_tlsrpt_sync(s, err);
 }

@@ -56,9 +56,30 @@
 /* Tests: a smaller bound for this process (0: the default). */
 void mtasts_tlsrpt_set_aggregates_max(unsigned n);
 
-/* Commit records with MDB_NOSYNC (true) instead of MDB_NOMETASYNC (the
- * default), for this process: see tlsrpt_store.c, COST. */
-void mtasts_tlsrpt_set_nosync(bool nosync);
+/* The outcomes' own LMDB environment, a sibling of the policy store in
+ * its directory: <store>/tlsrpt.mdb and <store>/tlsrpt.mdb-lock. */
+#define MTASTS_TLSRPT_FILE "tlsrpt.mdb"
+#define MTASTS_TLSRPT_MAP_INITIAL ((size_t)1 << 20)
+/* Its size ceiling (option tlsrpt_map_max): room for the bound above,
+ * 10,000 aggregates of up to 1 KiB a day for 31 days, and LMDB's overhead. */
+#define MTASTS_TLSRPT_MAP_MAX ((size_t)512 << 20)
+/* Recordings commit without a sync; one of them syncs the file when the
+ * last sync (by any process) is this many seconds old. */
+#define MTASTS_TLSRPT_SYNC_INTERVAL 60
+/* The sibling's size ceiling for this process (0: the default). */
+void mtasts_tlsrpt_set_map_max(size_t bytes);
+
+/* Write the sibling's committed outcomes to disk, if this process has it
+ * open for writing (the reporter and the helper, after they wrote). */
+mtasts_status mtasts_tlsrpt_sync(mtasts_store *s, mtasts_err *err);
+
+/* The reporter's repair: open the sibling (creating it) and read all of
+ * it; a damaged one (LMDB says invalid or corrupted, truncated, unknown
+ * schema) is renamed to tlsrpt.mdb.broken-<UTC time> (its lock file to
+ * tlsrpt.mdb-lock.broken-<time>) as the store's owner and a new one is
+ * created: its outcomes are lost. *moved tells whether that happened (err
+ * then says why). */
+mtasts_status mtasts_tlsrpt_recover(mtasts_store *s, bool *moved, mtasts_err *err);
 
 /* The UTC day "YYYY-MM-DD" of a unix time; false if it has none. */
 bool mtasts_tlsrpt_day_of(int64_t when, char day[static 11]);
