@@ -238,42 +238,42 @@ bool mtasts_tlsrpt_day_of(int64_t when, char day[static DAY_LEN + 1])
 /* ------------------------------------------------------------------ */
 /* Aggregate values                                                     */
 
+/* A string of an aggregate: a slice of the stored value (valid until the
+ * transaction writes), of the outcome being recorded, or of scratch. */
+typedef struct slice {
+    const char *p;
+    size_t n;
+} slice;
+
 typedef struct detail {
-    char *f[6];         /* result type, sending ip, mx host, receiving ip,
+    slice f[6];         /* result type, sending ip, mx host, receiving ip,
                            reason code, additional info */
     uint64_t count;
 } detail;
 
 typedef struct aggregate {
     uint64_t successes, failures;
-    char *policy, *mx;
+    slice policy, mx;
     size_t n;
     detail d[MTASTS_TLSRPT_DETAILS_MAX];
 } aggregate;
 
-static void agg_free(aggregate *a)
+static bool slice_eq(slice a, slice b)
 {
-    free(a->policy);
-    free(a->mx);
-    for (size_t i = 0; i < a->n; i++)
-        for (int j = 0; j < 6; j++)
-            free(a->d[i].f[j]);
-    memset(a, 0, sizeof *a);
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
-/* dup_cut - a copy of s (NULL: "") of at most max bytes, control
- * characters replaced (the text ends up in reports and logs) */
-static char *dup_cut(const char *s, size_t max)
+/* cut - s (NULL: "") as at most max bytes, control characters replaced
+ * (the text ends up in reports and logs), in scratch at *used */
+static slice cut(const char *s, size_t max, char *scratch, size_t *used)
 {
     size_t n = s ? strnlen(s, max) : 0;
-    char *p = malloc(n + 1);
+    slice r = { scratch + *used, n };
 
-    if (!p)
-        return NULL;
     for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)s[i] < 0x20 && s[i] != '\n' ? ' ' : s[i];
-    p[n] = '\0';
-    return p;
+        scratch[*used + i] = (unsigned char)s[i] < 0x20 && s[i] != '\n' ? ' ' : s[i];
+    *used += n;
+    return r;
 }
 
 /* buffer for encoding */
@@ -283,66 +283,84 @@ typedef struct buf {
     bool failed;
 } buf;
 
-static void put_bytes(buf *b, const char *s, size_t n)
+static bool reserve(buf *b, size_t more)
 {
-    char head[24];
-    int h = snprintf(head, sizeof head, "%zu:", n);
-
     if (b->failed)
-        return;
-    if (b->len + (size_t)h + n > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)h + n;
+        return false;
+    if (b->len + more > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 1024) + more;
         char *p = realloc(b->p, cap);
 
         if (!p) {
             b->failed = true;
-            return;
+            return false;
         }
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, head, (size_t)h);
-    memcpy(b->p + b->len + h, s, n);
-    b->len += (size_t)h + n;
+    return true;
 }
 
-static void put_str(buf *b, const char *s)
+/* decimal - v in decimal at the end of out[24]; returns where it starts */
+static char *decimal(uint64_t v, char out[24])
 {
-    put_bytes(b, s ? s : "", s ? strlen(s) : 0);
+    char *p = out + 24;
+
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    return p;
+}
+
+/* put_bytes - one netstring "<len>:<bytes>" */
+static void put_bytes(buf *b, const char *s, size_t n)
+{
+    char num[24], *h = decimal(n, num);
+    size_t hl = (size_t)(num + 24 - h);
+
+    if (!reserve(b, hl + 1 + n))
+        return;
+    memcpy(b->p + b->len, h, hl);
+    b->p[b->len + hl] = ':';
+    if (n)
+        memcpy(b->p + b->len + hl + 1, s, n);
+    b->len += hl + 1 + n;
+}
+
+static void put_slice(buf *b, slice s)
+{
+    put_bytes(b, s.p, s.n);
 }
 
 static void put_u64(buf *b, uint64_t v)
 {
-    char num[24];
+    char num[24], *d = decimal(v, num);
 
-    put_bytes(b, num, (size_t)snprintf(num, sizeof num, "%" PRIu64, v));
+    put_bytes(b, d, (size_t)(num + 24 - d));
 }
 
 static bool agg_encode(const aggregate *a, buf *b)
 {
     b->len = 0;
-    if (b->cap < 2) {
-        if (!(b->p = realloc(b->p, 1024)))
-            return false;
-        b->cap = 1024;
-    }
+    if (!reserve(b, 2))
+        return false;
     memcpy(b->p, VALUE_MAGIC, 2);
     b->len = 2;
     put_u64(b, a->successes);
     put_u64(b, a->failures);
-    put_str(b, a->policy);
-    put_str(b, a->mx);
+    put_slice(b, a->policy);
+    put_slice(b, a->mx);
     put_u64(b, a->n);
     for (size_t i = 0; i < a->n; i++) {
         for (int j = 0; j < 6; j++)
-            put_str(b, a->d[i].f[j]);
+            put_slice(b, a->d[i].f[j]);
         put_u64(b, a->d[i].count);
     }
     return !b->failed;
 }
 
 /* get_field - the next netstring of [*p, end) */
-static bool get_field(const char **p, const char *end, const char **s, size_t *n)
+static bool get_field(const char **p, const char *end, slice *s)
 {
     size_t len = 0;
     const char *q = *p;
@@ -351,39 +369,30 @@ static bool get_field(const char **p, const char *end, const char **s, size_t *n
         len = len * 10 + (size_t)(*q++ - '0');
     if (q == *p || q >= end || *q != ':' || (size_t)(end - q - 1) < len)
         return false;
-    *s = q + 1;
-    *n = len;
+    s->p = q + 1;
+    s->n = len;
     *p = q + 1 + len;
     return true;
 }
 
-static bool get_str(const char **p, const char *end, char **out)
+static bool get_str(const char **p, const char *end, slice *out)
 {
-    const char *s;
-    size_t n;
-
-    if (!get_field(p, end, &s, &n) || memchr(s, '\0', n))
-        return false;
-    if (!(*out = malloc(n + 1)))
-        return false;
-    memcpy(*out, s, n);
-    (*out)[n] = '\0';
-    return true;
+    return get_field(p, end, out) && !memchr(out->p, '\0', out->n);
 }
 
 static bool get_u64(const char **p, const char *end, uint64_t *v)
 {
-    const char *s;
-    size_t n;
+    slice s;
     int64_t x;
 
-    if (!get_field(p, end, &s, &n) || n == 0 || n > 18
-        || !store_parse_i64(s, s + n, NULL, &x) || x < 0)
+    if (!get_field(p, end, &s) || s.n == 0 || s.n > 18
+        || !store_parse_i64(s.p, s.p + s.n, NULL, &x) || x < 0)
         return false;
     *v = (uint64_t)x;
     return true;
 }
 
+/* agg_decode - a's strings are slices of v */
 static bool agg_decode(const char *v, size_t len, aggregate *a)
 {
     const char *p = v, *end = v + len;
@@ -396,51 +405,48 @@ static bool agg_decode(const char *v, size_t len, aggregate *a)
     if (!get_u64(&p, end, &a->successes) || !get_u64(&p, end, &a->failures)
         || !get_str(&p, end, &a->policy) || !get_str(&p, end, &a->mx)
         || !get_u64(&p, end, &n) || n > MTASTS_TLSRPT_DETAILS_MAX)
-        goto bad;
+        return false;
     for (; a->n < n; a->n++) {
         detail *d = &a->d[a->n];
-        int j;
 
-        for (j = 0; j < 6; j++)
+        for (int j = 0; j < 6; j++)
             if (!get_str(&p, end, &d->f[j]))
-                break;
-        if (j < 6 || !get_u64(&p, end, &d->count)) {
-            a->n++;             /* free what was read */
-            goto bad;
-        }
+                return false;
+        if (!get_u64(&p, end, &d->count))
+            return false;
     }
-    if (p == end)
-        return true;
-bad:
-    agg_free(a);
-    return false;
+    return p == end;
 }
 
-/* agg_add - count outcome o into a (bounded detail rows) */
-static bool agg_add(aggregate *a, const mtasts_tlsrpt_outcome *o)
+/* Scratch for the strings of a new detail row. */
+#define ROW_SCRATCH (5 * FIELD_MAX + INFO_MAX)
+
+/* agg_add - count outcome o into a (bounded detail rows); a new row's
+ * strings go to scratch[ROW_SCRATCH] */
+static void agg_add(aggregate *a, const mtasts_tlsrpt_outcome *o, char *scratch)
 {
     const char *f[6] = { o->result_type, o->sending_ip, o->mx_host, o->receiving_ip,
                          o->failure_reason_code, o->additional_info };
-    size_t i, least = SIZE_MAX, same = SIZE_MAX;
-    detail *d;
+    size_t i, least = SIZE_MAX, same = SIZE_MAX, used = 0;
+    detail row;
 
     if (!o->result_type) {
         a->successes++;
-        return true;
+        return;
     }
     a->failures++;
+    for (int j = 0; j < 6; j++)
+        row.f[j] = cut(f[j], j == 5 ? INFO_MAX : FIELD_MAX, scratch, &used);
     for (i = 0; i < a->n; i++) {
         int j;
 
-        for (j = 0; j < 6; j++)
-            if (strncmp(a->d[i].f[j], f[j] ? f[j] : "", j == 5 ? INFO_MAX : FIELD_MAX)
-                || strlen(a->d[i].f[j]) != (f[j] ? strnlen(f[j], j == 5 ? INFO_MAX : FIELD_MAX) : 0))
-                break;
+        for (j = 0; j < 6 && slice_eq(a->d[i].f[j], row.f[j]); j++)
+            ;
         if (j == 6) {
             a->d[i].count++;
-            return true;
+            return;
         }
-        if (!strcmp(a->d[i].f[0], o->result_type)
+        if (slice_eq(a->d[i].f[0], row.f[0])
             && (same == SIZE_MAX || a->d[i].count < a->d[same].count))
             same = i;
     }
@@ -449,7 +455,7 @@ static bool agg_add(aggregate *a, const mtasts_tlsrpt_outcome *o)
          * so that the rows' counts per result type stay exact... */
         if (same != SIZE_MAX) {
             a->d[same].count++;
-            return true;
+            return;
         }
         /* ...or, a new result type: merge the least frequent row of a type
          * that has several rows into its type's next least frequent row
@@ -458,33 +464,23 @@ static bool agg_add(aggregate *a, const mtasts_tlsrpt_outcome *o)
             size_t k, other = SIZE_MAX;
 
             for (k = 0; k < a->n; k++)
-                if (k != i && !strcmp(a->d[k].f[0], a->d[i].f[0])
+                if (k != i && slice_eq(a->d[k].f[0], a->d[i].f[0])
                     && (other == SIZE_MAX || a->d[k].count < a->d[other].count))
                     other = k;
             if (other != SIZE_MAX && (least == SIZE_MAX || a->d[i].count < a->d[least].count))
                 least = i;
         }
         if (least == SIZE_MAX)
-            return true;        /* cannot happen; the summary stays exact */
+            return;             /* cannot happen; the summary stays exact */
         for (i = 0, same = SIZE_MAX; i < a->n; i++)
-            if (i != least && !strcmp(a->d[i].f[0], a->d[least].f[0])
+            if (i != least && slice_eq(a->d[i].f[0], a->d[least].f[0])
                 && (same == SIZE_MAX || a->d[i].count < a->d[same].count))
                 same = i;
         a->d[same].count += a->d[least].count;
-        for (int j = 0; j < 6; j++)
-            free(a->d[least].f[j]);
         a->d[least] = a->d[--a->n];
     }
-    d = &a->d[a->n];
-    for (int j = 0; j < 6; j++)
-        if (!(d->f[j] = dup_cut(f[j], j == 5 ? INFO_MAX : FIELD_MAX))) {
-            while (j--)
-                free(d->f[j]);
-            return false;
-        }
-    d->count = 1;
-    a->n++;
-    return true;
+    row.count = 1;
+    a->d[a->n++] = row;
 }
 
 /* ------------------------------------------------------------------ */
@@ -528,6 +524,8 @@ typedef struct rec_ctx {
     bool overflow;
     int64_t now;
     bool sync;                      /* the commit is to be synced */
+    char row[ROW_SCRATCH];          /* a new detail row's strings */
+    char *policy;                   /* a new aggregate's policy and mx */
 } rec_ctx;
 
 /* due_sync - is the last sync of the sibling (by any process) older than
@@ -601,6 +599,7 @@ static int record_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
         rc = MDB_NOTFOUND;      /* unreadable: start it again */
     if (rc == MDB_NOTFOUND) {
         uint64_t aggs, overflow;
+        size_t used = 0, max = MTASTS_RECORD_MAX;
 
         if ((rc = day_counts(s, txn, c->daykey, &aggs, &overflow)) != 0)
             return rc;
@@ -619,24 +618,19 @@ static int record_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
             return rc;
         memset(&a, 0, sizeof a);
         if (c->o->type != MTASTS_TLSRPT_NO_POLICY) {
-            a.policy = dup_cut(c->o->policy_string, SIZE_MAX);
-            a.mx = dup_cut(c->o->mx_patterns, SIZE_MAX);
-        } else {
-            a.policy = dup_cut(NULL, 0);
-            a.mx = dup_cut(NULL, 0);
-        }
-        if (!a.policy || !a.mx) {
-            agg_free(&a);
-            return ENOMEM;
+            const char *pol = c->o->policy_string, *mx = c->o->mx_patterns;
+
+            if (!c->policy && !(c->policy = malloc(2 * max)))
+                return ENOMEM;
+            a.policy = cut(pol, max, c->policy, &used);
+            a.mx = cut(mx, max, c->policy, &used);
         }
     } else if (rc) {
         return rc;
     }
-    if (!agg_add(&a, c->o) || !agg_encode(&a, &c->b)) {
-        agg_free(&a);
+    agg_add(&a, c->o, c->row);
+    if (!agg_encode(&a, &c->b))
         return ENOMEM;
-    }
-    agg_free(&a);
     v.mv_size = c->b.len;
     v.mv_data = c->b.p;
     return mdb_put(txn, s->dbi, &k, &v, 0);
@@ -670,6 +664,7 @@ mtasts_status mtasts_tlsrpt_record(mtasts_store *s, const mtasts_tlsrpt_outcome 
     /* Committed without a sync (MDB_NOSYNC), synced once a minute: COST. */
     rc = store_run_txn(os, 0, record_fn, &c);
     free(c.b.p);
+    free(c.policy);
     if (rc == 0 && c.sync && (rc = mdb_env_sync(os->env, 1)) != 0)
         return outcomes_fail(os, err, "syncing", rc);
     if (rc == 0 && c.overflow) {
@@ -724,7 +719,8 @@ static int each_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
         return rc;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        char day[DAY_LEN + 1], dom[MTASTS_DOMAIN_MAX + 1];
+        char day[DAY_LEN + 1], dom[MTASTS_DOMAIN_MAX + 1], *text, *t;
+        const char *f[MTASTS_TLSRPT_DETAILS_MAX][6], *pol, *mx;
         mtasts_tlsrpt_detail rows[MTASTS_TLSRPT_DETAILS_MAX];
         mtasts_tlsrpt_aggregate out;
         aggregate a;
@@ -735,14 +731,25 @@ static int each_fn(mtasts_store *s, MDB_txn *txn, void *ctx)
             break;
         if (!key_parts(&k, day, dom, &type) || !agg_decode(v.mv_data, v.mv_size, &a))
             continue;           /* not readable: as if absent */
-        for (size_t i = 0; i < a.n; i++)
-            rows[i] = (mtasts_tlsrpt_detail){ a.d[i].f[0], a.d[i].f[1], a.d[i].f[2],
-                                              a.d[i].f[3], a.d[i].f[4], a.d[i].f[5],
-                                              a.d[i].count };
-        out = (mtasts_tlsrpt_aggregate){ day, dom, (mtasts_tlsrpt_policy_type)type, a.policy,
-                                         a.mx, a.successes, a.failures, a.n, rows };
+        /* the strings NUL-terminated: at most the value plus a NUL each */
+        if (!(t = text = malloc(v.mv_size + 2 + 6 * MTASTS_TLSRPT_DETAILS_MAX))) {
+            rc = ENOMEM;
+            break;
+        }
+#define TEXT(sl, to) (to = t, (sl).n ? memcpy(t, (sl).p, (sl).n) : t, t += (sl).n, *t++ = '\0')
+        TEXT(a.policy, pol);
+        TEXT(a.mx, mx);
+        for (size_t i = 0; i < a.n; i++) {
+            for (int j = 0; j < 6; j++)
+                TEXT(a.d[i].f[j], f[i][j]);
+            rows[i] = (mtasts_tlsrpt_detail){ f[i][0], f[i][1], f[i][2], f[i][3], f[i][4],
+                                              f[i][5], a.d[i].count };
+        }
+#undef TEXT
+        out = (mtasts_tlsrpt_aggregate){ day, dom, (mtasts_tlsrpt_policy_type)type, pol, mx,
+                                         a.successes, a.failures, a.n, rows };
         more = e->fn(e->ctx, &out);
-        agg_free(&a);
+        free(text);
         if (!more)
             break;
     }

@@ -1,12 +1,14 @@
 /*
  * store_tmp.h - a store directory of its own for a unit test: mkdir_tmp()
  * makes one under /tmp (a rotating set of 32 names, so a test may hold
- * several), rm_tmp() removes it with the store's two files, and
+ * several), rm_tmp() removes it with the files in it (the store's, the
+ * TLSRPT sibling's and what a test left there), and
  * open_tmp_store() opens (creates) a store there or ends the test.
  */
 #ifndef MTASTS_STORE_TMP_H
 #define MTASTS_STORE_TMP_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +30,17 @@ static inline char *mkdir_tmp(void)
 
 static inline void rm_tmp(const char *dir)
 {
-    char p[256];
+    char p[512];
+    DIR *d = opendir(dir);
+    struct dirent *e;
 
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d)
+        closedir(d);
     rmdir(dir);
 }
 
