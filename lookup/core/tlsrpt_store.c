@@ -109,6 +109,7 @@ static mtasts_status outcomes(mtasts_store *s, bool write, mtasts_store **out,
         if (broken) {
             mtasts_err first = *err;
 
+            mtasts_err_clear(err);
             mtasts_errf(err, "%s (damaged; \"mtasts tlsrpt send\" moves it aside)",
                         first.msg);
         }
@@ -205,8 +206,10 @@ mtasts_status mtasts_tlsrpt_recover(mtasts_store *s, bool *moved, mtasts_err *er
     {
         mtasts_err again = {{0}};
 
-        if ((st = outcomes(s, true, &o, &again)) != MTASTS_OK)
-            mtasts_errf(err, "%s; a new one: %s", why.msg, again.msg);
+        if ((st = outcomes(s, true, &o, &again)) != MTASTS_OK) {
+            mtasts_err_clear(err);
+            mtasts_errf(err, "%s; moved aside, but a new one: %s", why.msg, again.msg);
+        }
     }
     return st;
 }
