@@ -11,6 +11,12 @@
  *       not. An OS crash or power loss may undo the last commit, but LMDB
  *       keeps the store consistent; losing one cache update is harmless and
  *       saves one fsync per write.
+ *     The TLSRPT outcomes' sibling, <dir>/tlsrpt.mdb + tlsrpt.mdb-lock
+ *     (MDB_NOSUBDIR, MDB_NOSYNC; tlsrpt_store.c), is opened by the same
+ *     code (store_open_file()): all below applies to its two files too.
+ *     A data file shorter than its last committed page (truncated) is
+ *     refused: LMDB would map past its end and the first read there would
+ *     kill the process with SIGBUS.
  *
  * WHO OPENS THE FILES (see also docs/architecture.md, Trust boundaries)
  *     The store directory belongs to the Exim user, who can plant anything

@@ -1,9 +1,23 @@
 /*
- * tlsrpt_store.c - TLS session outcomes in the shared store (contract:
- * tlsrpt_store.h).
+ * tlsrpt_store.c - TLS session outcomes in their own LMDB environment next
+ * to the policy store (contract: tlsrpt_store.h).
  *
  * .nf
- * KEYS (all below 0x20: domain iteration, stats and eviction skip them)
+ * FILES
+ *     <store>/tlsrpt.mdb and <store>/tlsrpt.mdb-lock (MDB_NOSUBDIR), a
+ *     sibling of the policy store's data.mdb/lock.mdb. It is opened by
+ *     store_open_file(), exactly as the policy store is (directory by
+ *     descriptor without following links, a root process as the
+ *     directory's owner, files checked: regular, one link, the owner's),
+ *     the first time this process records or reads outcomes: never by a
+ *     lookup. A recorder creates it; readers do not. Its size ceiling is
+ *     its own (tlsrpt_map_max, MTASTS_TLSRPT_MAP_MAX): a flood of outcomes
+ *     fills it, never the policy store; at the ceiling recording fails
+ *     (logged once per process) until the reporter expires old days.
+ *
+ * KEYS (all below 0x20)
+ *     "\1schema"           "tlsrpt1"
+ *     "\1synced"           unix time of the last sync (any process)
  *     "\2tlsrpt:<day> <domain> <type> <hash>"   one aggregate; <type> is
  *                         the policy type's number, <hash> 16 hex digits of
  *                         FNV-1a over policy string and mx patterns (the
@@ -11,28 +25,53 @@
  *     "\2tlsrpt-day:<day>"  "<aggregates> <overflow>": aggregates created
  *                         that day, and sessions not recorded because the
  *                         day already had MTASTS_TLSRPT_AGGREGATES_MAX
- *     "\2tlsrpt-sent:<day>..."  the reporter's marks (expired here by day)
  *
  *     The first aggregate of a day also deletes every day older than
  *     MTASTS_TLSRPT_KEEP_DAYS_MAX (once a day, in that transaction).
+ *     The reporter's marks "\2tlsrpt-sent:<day>..." stay in the policy
+ *     store (tlsrpt_sent.c): they make a report go out exactly once, so
+ *     they get its durable commits, and a damaged sibling moved aside
+ *     cannot make a report go out twice. mtasts_tlsrpt_expire() deletes
+ *     old marks there, and the outcome keys an earlier layout kept there.
  *
  * VALUES
  *     "T1" then netstrings ("<len>:<bytes>"): successes, failures, policy
  *     string, mx patterns, number of detail rows, then per row result
  *     type, sending ip, mx host, receiving ip, reason code, additional
- *     information, count. Every length is checked on decoding.
+ *     information, count. Every length is checked on decoding. An update
+ *     decodes into slices of the stored value and encodes without a
+ *     malloc or printf per field.
  *
- * COST
- *     A record is one write transaction: a get and a put of one aggregate
- *     (and of the day's counter when the aggregate is new). It commits with
- *     MDB_NOMETASYNC (one fdatasync instead of two; LMDB keeps the store
- *     consistent, and an OS crash may lose the last commits: the last
- *     counters, which is acceptable). Measured (tests: 2000 sessions, the
- *     world's disk): about 60 us CPU per session, 25 us of it in user space,
- *     the rest the kernel's fdatasync. The option tlsrpt_nosync=yes commits
- *     with MDB_NOSYNC instead (8 us CPU, 20 us wall): no sync at all, but
- *     LMDB then keeps its integrity across an OS crash only where the file
- *     system preserves write order, and the policy cache shares the file.
+ * COST AND DURABILITY
+ *     A record is one write transaction on the sibling: a get and a put
+ *     of one aggregate (and of the day's counter when the aggregate is
+ *     new), committed with MDB_NOSYNC: no fdatasync, the pages go to the
+ *     page cache. The sync is amortised over all processes: a record
+ *     that finds "\1synced" older than MTASTS_TLSRPT_SYNC_INTERVAL (60 s)
+ *     updates it and calls mdb_env_sync() after its commit; the reporter
+ *     (tlsrpt send, after its expiry) and the helper (after it recorded)
+ *     sync too. An OS crash or power loss can therefore lose about the
+ *     last minute of counters and, on a file system that does not keep
+ *     write order, damage the sibling; a process crash loses nothing.
+ *     The policy store is another file and keeps its own durability.
+ *     Measured (tests/bench/tlsrpt-micro.py, 500 sessions in one
+ *     exim -be, world's disk): 10 us CPU per successful session, 20-24
+ *     us when every session adds a failure row to a full aggregate
+ *     (4.96 module and stock exim4 via dlfunc alike); before, with a
+ *     sync per commit in the policy store, 99-134 us.
+ *
+ * DAMAGE
+ *     A sibling LMDB calls invalid or corrupted, one shorter than its
+ *     last page (truncated: reading it would be a SIGBUS), or of another
+ *     schema makes recording fail with a message saying so (the event
+ *     code logs it once per process; the delivery goes on), and this
+ *     process does not try again for OUTCOMES_RETRY seconds. The policy
+ *     store is not affected. mtasts_tlsrpt_recover() (tlsrpt send) reads
+ *     the whole sibling and, if it is damaged, renames tlsrpt.mdb-lock and
+ *     tlsrpt.mdb to "<name>.broken-<UTC time>" as the directory's owner
+ *     and creates a new one: its outcomes are lost, nothing else.
+ *     Processes that still have the old pair open keep using it (renames
+ *     change no open file) until they end.
  * .fi
  */
 #include "tlsrpt_store.h"

@@ -17,11 +17,14 @@
  * DESCRIPTION
  *     This header is the contract between the recorder (Exim's event_action
  *     and the helper write outcomes) and the reporter (mtasts tlsrpt send /
- *     show read them). Outcomes live in the policy store's LMDB environment
- *     under keys that start with MTASTS_TLSRPT_KEY_PREFIX (bytes below
- *     0x20, so no domain key, eviction scan or foreach sees them), one
- *     aggregate per (UTC day, policy domain, policy type, policy): session
- *     counts and a bounded set of failure-detail rows with counts.
+ *     show read them). Outcomes live in an LMDB environment of their own
+ *     next to the policy store (MTASTS_TLSRPT_FILE in its directory,
+ *     opened on first use through the policy store's handle s, as safely
+ *     as the policy store; tlsrpt_store.c), under keys that start with
+ *     MTASTS_TLSRPT_KEY_PREFIX, one aggregate per (UTC day, policy
+ *     domain, policy type, policy): session counts and a bounded set of
+ *     failure-detail rows with counts. The reporter's sent marks stay in
+ *     the policy store (tlsrpt_sent.h).
  *
  *     Recording is one short write transaction; it never blocks for long
  *     and its failure is only reported (the caller logs it once and the
@@ -34,8 +37,8 @@
 #include "common.h"
 #include "store.h"
 
-/* Key prefixes in the store's one LMDB database (see store_internal.h):
- * outcomes, and the reporter's "sent" marks (exactly-once delivery). */
+/* Key prefixes: outcomes (in the sibling), and the reporter's "sent"
+ * marks (exactly-once delivery; in the policy store). */
 #define MTASTS_TLSRPT_KEY_PREFIX "\002tlsrpt:"
 #define MTASTS_TLSRPT_SENT_PREFIX "\002tlsrpt-sent:"
 
@@ -51,7 +54,7 @@
 /* A backstop for a reporter that never runs: the first record of a day
  * deletes what is older than this many days (the reporter's retention,
  * mtasts_tlsrpt_expire(), is normally shorter). With the bound above the
- * outcomes use at most some 300 MB of the store. */
+ * outcomes use at most some 300 MB of their file. */
 #define MTASTS_TLSRPT_KEEP_DAYS_MAX 31
 /* Tests: a smaller bound for this process (0: the default). */
 void mtasts_tlsrpt_set_aggregates_max(unsigned n);
@@ -162,7 +165,9 @@ mtasts_status mtasts_tlsrpt_day_stats(mtasts_store *s, const char *day, uint64_t
                                       uint64_t *overflow, mtasts_err *err);
 
 /* Delete the aggregates, day counters and sent marks of days before
- * before_day (sent-mark keys start with the day after their prefix). */
+ * before_day (sent-mark keys start with the day after their prefix), and
+ * any outcome an earlier layout kept in the policy store; then sync the
+ * sibling. */
 mtasts_status mtasts_tlsrpt_expire(mtasts_store *s, const char *before_day, mtasts_err *err);
 
 #endif
