@@ -158,6 +158,10 @@ static bool recover(mtasts_store *s, int rc, bool *readers_checked)
             store_notifyf(s, "store: map of %s grown to %zu KiB", s->label, s->mapsize >> 10);
             return true;
         }
+        /* No domain records to evict in a sibling (TLSRPT outcomes): full
+         * is full, without scanning it for nothing at every call. */
+        if (s->file)
+            return false;
         /* At map_max: evict, at most 3 rounds per call. Nothing to evict
          * with pages free means readers still pin the freed pages (LMDB
          * reuses a page only once no snapshot can see it): yield to them

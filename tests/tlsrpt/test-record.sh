@@ -153,6 +153,18 @@ run_tests() {
     check_eq "$V: outcomes in the sibling tlsrpt.mdb, the store owner's" \
         "$(stat -c '%U %a' "$D/store/tlsrpt.mdb" "$D/store/tlsrpt.mdb-lock" 2>&1 | sort -u)" \
         "Debian-exim 660"
+    # A plain policy lookup (the routers' work) neither opens nor maps it.
+    local tr=$D/lookup.strace o; o=$(opts)
+    if if [ "$V" = "${V#stock}" ]; then echo "\${lookup mtasts,$o{enforce.test}}"
+       else echo "\${dlfunc{$DLFUNC}{mtasts_policy}{enforce.test}{$o}}"; fi |
+            strace -f -qq -e trace=openat,open,stat,newfstatat,mmap -o "$tr" \
+            -- "$EXIM" -C "$CONF" -be >"$D/lookup.out" 2>&1; then
+        check_grep "$V: traced policy lookup answers" "enforce" "$(cat "$D/lookup.out")"
+        check_eq "$V: a policy lookup touches no tlsrpt.mdb" "$(grep -c 'tlsrpt\.mdb' "$tr")" 0
+        check_grep "$V: ... (the trace sees the store's files)" "data\.mdb" "$(cat "$tr")"
+    else
+        not_ok "$V: set-up step: strace of a policy lookup: $(tail -3 "$D/lookup.out")"
+    fi
     # An outcomes file the transport cannot write: delivered all the same,
     # one log line.
     fresh
