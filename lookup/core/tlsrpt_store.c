@@ -128,6 +128,13 @@ static mtasts_status outcomes(mtasts_store *s, bool write, mtasts_store **out,
         st = write ? store_writable(s->outcomes, err) : store_ready(s->outcomes, err);
         if (st == MTASTS_OK)
             *out = s->outcomes;
+        else if (!s->outcomes->env) {
+            /* a reopen (after fork() or an LMDB error) failed: as a first
+             * open that failed, not tried again at every call */
+            s->outcomes_broken = s->outcomes->broken;
+            mtasts_store_close(&s->outcomes);
+            s->outcomes_retry = now + OUTCOMES_RETRY;
+        }
         return st;
     }
     if (now < s->outcomes_retry) {
