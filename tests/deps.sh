@@ -31,7 +31,7 @@ TEST_PKGS=(libpcre2-dev libdb5.3-dev lmdb-utils
            util-linux procps psmisc xz-utils dpkg-dev swaks man-db systemd libnet-ssleay-perl)
 # TLSRPT end-to-end tests (tests/tlsrpt): the report JSON schema and the
 # reports' DKIM signatures.
-TEST_PKGS+=(python3-jsonschema python3-dkim)
+TEST_PKGS+=(python3-jsonschema python3-dkim strace)
 # Signed preload lists: gpgv checks them, gpg makes the tests' throwaway key.
 TEST_PKGS+=(gpg gpgv)
 # Packages whose install may start a system daemon, and the daemon's service.

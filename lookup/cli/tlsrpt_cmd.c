@@ -408,6 +408,18 @@ static int cmd_tlsrpt_send(int argc, char **argv)
         cli_error("store %s: %s", o.store, err.msg);
         goto out;
     }
+    mtasts_tlsrpt_set_map_max((size_t)o.tlsrpt_map_max << 10);
+    if (!sc.dry_run) {
+        bool moved = false;
+
+        /* A damaged outcomes file would stop recording for good: move it
+         * aside (its outcomes are lost) and start a new one. */
+        mtasts_err_clear(&err);
+        if (mtasts_tlsrpt_recover(sc.s, &moved, &err) != MTASTS_OK)
+            cli_error("tlsrpt: %s", err.msg);
+        else if (moved)
+            cli_error("tlsrpt: %s", err.msg);
+    }
     if (day) {
         if (!send_day(&sc, day))
             goto out;

@@ -27,12 +27,15 @@ void tlsrpt_record_policy_failure(mtasts_store *s, const mtasts_options *o,
                                   .failure_reason_code = reason };
     mtasts_err err = {{0}};
 
-    if (!s || !result || o->disabled || !o->tlsrpt_record || mtasts_store_readonly(s))
+    if (!s || !result || o->disabled || !o->tlsrpt_record)
         return;
     if (r && mtasts_record_usable(r, now)) {
         mtasts_tlsrpt_policy_text(&r->policy, policy, sizeof policy, mx, sizeof mx);
         out.policy_string = policy;
         out.mx_patterns = mx;
     }
-    mtasts_tlsrpt_record(s, &out, &err);
+    mtasts_tlsrpt_set_map_max((size_t)o->tlsrpt_map_max << 10);
+    /* The helper records rarely: its outcome goes to disk at once. */
+    if (mtasts_tlsrpt_record(s, &out, &err) == MTASTS_OK)
+        mtasts_tlsrpt_sync(s, &err);
 }

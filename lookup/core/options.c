@@ -45,6 +45,9 @@ static const opt_def opt_table[] = {
     { "disabled", OPT_BOOL, offsetof(mtasts_options, disabled), 0, 0 },
     /* TLSRPT recording (tlsrpt_event.c): Exim's TLS outcomes to the store. */
     { "tlsrpt_record", OPT_BOOL, offsetof(mtasts_options, tlsrpt_record), 0, 0 },
+    UINT(tlsrpt_map_max, 0, 64u << 20),    /* 0: default */
+    /* Obsolete (outcomes have their own file, synced once a minute):
+     * accepted so that configurations that set it keep working. */
     { "tlsrpt_nosync", OPT_BOOL, offsetof(mtasts_options, tlsrpt_nosync), 0, 0 },
     /* TLSRPT reports (mtasts tlsrpt send). */
     { "tlsrpt_organization", OPT_TEXT, offsetof(mtasts_options, tlsrpt_organization), 0, 0 },

@@ -52,8 +52,11 @@
  *                                                   answer "no policy"
  *     tlsrpt_record    yes                          record TLS session
  *                                                   outcomes (RFC 8460)
- *     tlsrpt_nosync    no                           ... without fdatasync
- *                                                   (tlsrpt_store.c, COST)
+ *     tlsrpt_map_max   524288                       KiB, size ceiling of
+ *                                                   the outcomes' file
+ *                                                   (tlsrpt_store.h)
+ *     tlsrpt_nosync    (ignored)                    obsolete: outcomes are
+ *                                                   never synced per session
  *   TLSRPT reports (mtasts tlsrpt send; exim-mtasts(5)):
  *     tlsrpt_organization  (tlsrpt_submitter)       organization-name
  *     tlsrpt_contact   (mailto:postmaster@SUBMITTER) contact-info
@@ -116,7 +119,8 @@ typedef struct mtasts_options {
     unsigned map_max;          /* KiB, 0: the store's default ceiling */
     bool disabled;             /* off switch: every lookup is "no policy" */
     bool tlsrpt_record;        /* record TLS outcomes for TLSRPT */
-    bool tlsrpt_nosync;        /* ... committed without fdatasync */
+    unsigned tlsrpt_map_max;   /* KiB, 0: MTASTS_TLSRPT_MAP_MAX */
+    bool tlsrpt_nosync;        /* obsolete, accepted and ignored */
     /* TLSRPT reports (mtasts tlsrpt send, RFC 8460); text settings may hold
      * spaces in the configuration file and are not handed to the helper. */
     char tlsrpt_organization[MTASTS_PATH_MAX];  /* organization-name */

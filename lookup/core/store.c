@@ -76,7 +76,7 @@ mtasts_status store_fail(mtasts_store *s, mtasts_err *err, const char *what, int
 {
     if (rc == MDB_PANIC || rc == MDB_CORRUPTED)
         s->reopen = true;
-    mtasts_errf(err, "store: %s %s: %s", what, s->path,
+    mtasts_errf(err, "store: %s %s: %s", what, s->label,
                 rc == TXN_EVICT ? "map full" : mdb_strerror(rc));
     return status_of(rc);
 }
@@ -155,9 +155,13 @@ static bool recover(mtasts_store *s, int rc, bool *readers_checked)
             if (mdb_env_set_mapsize(s->env, size) != 0)
                 return false;
             store_update_mapsize(s);
-            store_notifyf(s, "store: map of %s grown to %zu KiB", s->path, s->mapsize >> 10);
+            store_notifyf(s, "store: map of %s grown to %zu KiB", s->label, s->mapsize >> 10);
             return true;
         }
+        /* No domain records to evict in a sibling (TLSRPT outcomes): full
+         * is full, without scanning it for nothing at every call. */
+        if (s->file)
+            return false;
         /* At map_max: evict, at most 3 rounds per call. Nothing to evict
          * with pages free means readers still pin the freed pages (LMDB
          * reuses a page only once no snapshot can see it): yield to them
@@ -177,7 +181,7 @@ static bool recover(mtasts_store *s, int rc, bool *readers_checked)
         if (mdb_env_set_mapsize(s->env, 0) != 0)
             return false;
         store_update_mapsize(s);
-        store_notifyf(s, "store: map of %s resized by another process to %zu KiB", s->path,
+        store_notifyf(s, "store: map of %s resized by another process to %zu KiB", s->label,
                 s->mapsize >> 10);
         return true;
     case MDB_READERS_FULL:
@@ -185,7 +189,7 @@ static bool recover(mtasts_store *s, int rc, bool *readers_checked)
             return false;
         *readers_checked = true;
         if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
-            store_notifyf(s, "store: cleared %d stale reader slot(s) of %s", dead, s->path);
+            store_notifyf(s, "store: cleared %d stale reader slot(s) of %s", dead, s->label);
         return true;
     }
     return false;

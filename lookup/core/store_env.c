@@ -11,6 +11,12 @@
  *       not. An OS crash or power loss may undo the last commit, but LMDB
  *       keeps the store consistent; losing one cache update is harmless and
  *       saves one fsync per write.
+ *     The TLSRPT outcomes' sibling, <dir>/tlsrpt.mdb + tlsrpt.mdb-lock
+ *     (MDB_NOSUBDIR, MDB_NOSYNC; tlsrpt_store.c), is opened by the same
+ *     code (store_open_file()): all below applies to its two files too.
+ *     A data file shorter than its last committed page (truncated) is
+ *     refused: LMDB would map past its end and the first read there would
+ *     kill the process with SIGBUS.
  *
  * WHO OPENS THE FILES (see also docs/architecture.md, Trust boundaries)
  *     The store directory belongs to the Exim user, who can plant anything
@@ -212,9 +218,8 @@ static int schema_read(mtasts_store *s, MDB_txn *txn, void *ctx)
 
 int store_schema_write(mtasts_store *s, MDB_txn *txn, void *ctx)
 {
-    char num[16];
     MDB_val k = {sizeof META_KEY - 1, META_KEY};
-    MDB_val v = {(size_t)snprintf(num, sizeof num, "%d", MTASTS_STORE_SCHEMA), num};
+    MDB_val v = {strlen(s->schema), (void *)s->schema};
     int rc = mdb_put(txn, s->dbi, &k, &v, MDB_NOOVERWRITE);
 
     (void)ctx;
@@ -236,15 +241,17 @@ static mtasts_status check_schema(mtasts_store *s, mtasts_err *err)
     if (rc == MDB_NOTFOUND && s->readonly)
         return MTASTS_OK;               /* empty and not ours to initialise */
     if (rc == MDB_INCOMPATIBLE) {
-        mtasts_errf(err, "store: %s has records but no schema record", s->path);
+        mtasts_errf(err, "store: %s has records but no schema record", s->label);
+        s->broken = true;
         return MTASTS_SYSERR;
     }
     if (rc != 0)
         return store_fail(s, err, "reading the schema of", rc);
-    snprintf(want, sizeof want, "%d", MTASTS_STORE_SCHEMA);
+    snprintf(want, sizeof want, "%s", s->schema);
     if (strcmp(sc.value, want) != 0) {
-        mtasts_errf(err, "store: %s: store schema %s unknown (expected %d)", s->path,
-                    sc.value, MTASTS_STORE_SCHEMA);
+        mtasts_errf(err, "store: %s: store schema %s unknown (expected %s)", s->label,
+                    sc.value, want);
+        s->broken = true;
         return MTASTS_SYSERR;
     }
     return MTASTS_OK;
@@ -267,19 +274,55 @@ void store_forget_env(mtasts_store *s)
     s->env = NULL;
 }
 
+void store_file_names(const mtasts_store *s, char data[STORE_FILE_MAX],
+                      char lock[STORE_FILE_MAX + 8])
+{
+    snprintf(data, STORE_FILE_MAX, "%s", s->file ? s->file : "data.mdb");
+    snprintf(lock, STORE_FILE_MAX + 8, "%s%s", s->file ? s->file : "lock.mdb",
+             s->file ? "-lock" : "");
+}
+
+bool store_rc_broken(int rc)
+{
+    return rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
+           || rc == MDB_VERSION_MISMATCH || rc == MDB_INCOMPATIBLE || rc == MDB_BAD_TXN;
+}
+
+/* size_check - a data file shorter than its last page (truncated) would
+ * make the first read of a missing page a SIGBUS in the caller: refuse it */
+static bool size_check(mtasts_store *s, mtasts_err *err)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    struct stat st;
+    int fd;
+
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0
+        || mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0)
+        return true;    /* nothing to compare: LMDB's own checks stand */
+    if ((uint64_t)st.st_size >= ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize)
+        return true;
+    mtasts_errf(err, "%s is truncated (%lld bytes, its pages need %llu)",
+                s->file ? s->file : "data.mdb", (long long)st.st_size,
+                (unsigned long long)(info.me_last_pgno + 1) * ms.ms_psize);
+    return false;
+}
+
 /* open_files - the checks and mdb_env_open() under the identity chosen by
  * open_env(); s->readonly set. Returns an LMDB/errno code, or -1 with err
  * set for a refused file. */
 static int open_files(mtasts_store *s, int dfd, const struct stat *dir, bool as_root,
                       bool switched, mtasts_err *err)
 {
-    char pinned[64];
+    char pinned[64 + STORE_FILE_MAX], fallback[4096], dname[STORE_FILE_MAX],
+         lname[STORE_FILE_MAX + 8];
     const char *where = pinned;
     bool data, lock, fresh;
     int rc = 0, tries;
 
-    if (!check_file(dfd, "data.mdb", dir, as_root, &data, err)
-        || !check_file(dfd, "lock.mdb", dir, as_root, &lock, err))
+    store_file_names(s, dname, lname);
+    if (!check_file(dfd, dname, dir, as_root, &data, err)
+        || !check_file(dfd, lname, dir, as_root, &lock, err))
         return -1;
     if (!data && !s->create)
         return ENOENT;
@@ -293,8 +336,12 @@ static int open_files(mtasts_store *s, int dfd, const struct stat *dir, bool as_
         }
         where = s->path;
     }
+    if (s->file) {  /* MDB_NOSUBDIR: LMDB gets the data file's name */
+        snprintf(fallback, sizeof fallback, "%s/%s", where, s->file);
+        where = fallback;
+    }
     /* Effective ids: a transport runs as the Exim user. */
-    s->readonly = !fresh && faccessat(dfd, "data.mdb", W_OK, AT_EACCESS) != 0;
+    s->readonly = !fresh && faccessat(dfd, dname, W_OK, AT_EACCESS) != 0;
     for (tries = 0; tries < 2; tries++) {
         mode_t mask;
 
@@ -307,7 +354,9 @@ static int open_files(mtasts_store *s, int dfd, const struct stat *dir, bool as_
         mask = umask(0);
         umask(mask & ~(mode_t)0660);    /* files come out exactly 0660 */
         rc = mdb_env_open(s->env, where,
-                          MDB_NOTLS | MDB_NOMETASYNC | (s->readonly ? MDB_RDONLY : 0), 0660);
+                          MDB_NOTLS | MDB_NOMETASYNC | s->env_flags
+                          | (s->file ? MDB_NOSUBDIR : 0) | (s->readonly ? MDB_RDONLY : 0),
+                          0660);
         umask(mask);
         if (rc == 0)
             break;
@@ -320,83 +369,122 @@ static int open_files(mtasts_store *s, int dfd, const struct stat *dir, bool as_
     return rc;
 }
 
-mtasts_status store_open_env(mtasts_store *s, mtasts_err *err)
+/* A directory entered by a process: its descriptor and stat, and the
+ * effective ids switched to its owner when the process is root (see WHO
+ * OPENS THE FILES). */
+typedef struct store_dir {
+    int fd;
+    struct stat st;
+    bool as_root, switched;
+    saved_ids ids;
+} store_dir;
+
+/* dir_enter - open path (never through a symbolic link) and, as root,
+ * become its owner; MTASTS_OK or an error with err set */
+static mtasts_status dir_enter(const char *path, store_dir *d, mtasts_err *err)
 {
     mtasts_err why = {{0}};
-    struct stat dir;
-    saved_ids ids = {0};
-    bool as_root = geteuid() == 0, switched = false;
-    int rc, dead = 0, dfd;
 
-    s->pid = getpid();
-    s->reopen = false;
-    dfd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dfd < 0) {
+    memset(d, 0, sizeof *d);
+    d->as_root = geteuid() == 0;
+    d->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d->fd < 0) {
         int e = errno;
         struct stat l;
 
-        if (e == ELOOP || (e == ENOTDIR && lstat(s->path, &l) == 0 && S_ISLNK(l.st_mode)))
-            mtasts_errf(err, "store: %s: a symbolic link, not a directory (refused)", s->path);
+        if (e == ELOOP || (e == ENOTDIR && lstat(path, &l) == 0 && S_ISLNK(l.st_mode)))
+            mtasts_errf(err, "store: %s: a symbolic link, not a directory (refused)", path);
         else
-            mtasts_errf(err, "store: %s: %s", s->path, strerror(e));
+            mtasts_errf(err, "store: %s: %s", path, strerror(e));
         return e == ENOENT ? MTASTS_NOT_FOUND : MTASTS_SYSERR;
     }
-    if (fstat(dfd, &dir) != 0) {
-        mtasts_errf(err, "store: %s: %s", s->path, strerror(errno));
-        close(dfd);
-        return MTASTS_SYSERR;
+    if (fstat(d->fd, &d->st) != 0) {
+        mtasts_errf(err, "store: %s: %s", path, strerror(errno));
+        goto fail;
     }
-    if (as_root && dir.st_uid == 0 && (dir.st_mode & (S_IWGRP | S_IWOTH))) {
+    if (d->as_root && d->st.st_uid == 0 && (d->st.st_mode & (S_IWGRP | S_IWOTH))) {
         mtasts_errf(err, "store: %s belongs to root but others may write to it (refused;"
-                    " make it owned by the Exim user)", s->path);
-        close(dfd);
-        return MTASTS_SYSERR;
+                    " make it owned by the Exim user)", path);
+        goto fail;
     }
-    if (as_root && dir.st_uid != 0) {
-        gid_t gid = dir.st_gid;
+    if (d->as_root && d->st.st_uid != 0) {
+        gid_t gid = d->st.st_gid;
 
         /* Group root would keep root's group rights: the owner's own
          * group then (the files stay usable by the owner). */
-        if (gid == 0 && (gid = owner_group(dir.st_uid)) == 0) {
+        if (gid == 0 && (gid = owner_group(d->st.st_uid)) == 0) {
             mtasts_errf(err, "store: %s: group root, and its owner has no other group"
-                        " (refused; give it the Exim user's group)", s->path);
-            close(dfd);
-            return MTASTS_SYSERR;
+                        " (refused; give it the Exim user's group)", path);
+            goto fail;
         }
-        if (!ids_become(dir.st_uid, gid, &ids, &why)) {
-            mtasts_errf(err, "store: %s: %s", s->path, why.msg);
-            close(dfd);
-            return MTASTS_SYSERR;
+        if (!ids_become(d->st.st_uid, gid, &d->ids, &why)) {
+            mtasts_errf(err, "store: %s: %s", path, why.msg);
+            goto fail;
         }
-        switched = true;
+        d->switched = true;
     }
-    rc = open_files(s, dfd, &dir, as_root, switched, &why);
-    if (switched && !ids_restore(&ids)) {
-        /* Cannot happen with a saved uid of 0; say so rather than go on. */
-        mtasts_errf(err, "store: %s: cannot switch back to uid %ld: %s", s->path,
-                    (long)ids.euid, strerror(errno));
+    return MTASTS_OK;
+fail:
+    close(d->fd);
+    d->fd = -1;
+    return MTASTS_SYSERR;
+}
+
+/* dir_leave - back to the process's own ids, directory closed; false
+ * (err set) if the ids could not be restored */
+static bool dir_leave(const char *path, store_dir *d, mtasts_err *err)
+{
+    bool ok = !d->switched || ids_restore(&d->ids);
+
+    if (!ok)    /* Cannot happen with a saved uid of 0; say so rather than go on. */
+        mtasts_errf(err, "store: %s: cannot switch back to uid %ld: %s", path,
+                    (long)d->ids.euid, strerror(errno));
+    if (d->fd >= 0)
+        close(d->fd);
+    d->fd = -1;
+    return ok;
+}
+
+mtasts_status store_open_env(mtasts_store *s, mtasts_err *err)
+{
+    mtasts_err why = {{0}};
+    store_dir d;
+    mtasts_status st;
+    int rc, dead = 0;
+
+    s->pid = getpid();
+    s->reopen = false;
+    s->broken = false;
+    if ((st = dir_enter(s->path, &d, err)) != MTASTS_OK)
+        return st;
+    rc = open_files(s, d.fd, &d.st, d.as_root, d.switched, &why);
+    if (rc == 0 && !size_check(s, &why))
+        rc = -2;
+    if (!dir_leave(s->path, &d, err)) {
         store_forget_env(s);
-        close(dfd);
         return MTASTS_SYSERR;
     }
-    close(dfd);
     if (rc != 0) {
-        if (rc == -1)
-            mtasts_errf(err, "store: %s: %s", s->path, why.msg);
+        if (rc == -2)
+            store_forget_env(s);
+        if (rc == -1 || rc == -2)
+            mtasts_errf(err, "store: %s: %s", s->label, why.msg);
         else if (rc == ENOENT && !s->env && why.msg[0] == '\0')
-            mtasts_errf(err, "store: %s/data.mdb: %s", s->path, strerror(ENOENT));
+            mtasts_errf(err, "store: %s%s: %s", s->label, s->file ? "" : "/data.mdb",
+                        strerror(ENOENT));
         else
-            mtasts_errf(err, "store: cannot open %s%s: %s", s->path,
+            mtasts_errf(err, "store: cannot open %s%s: %s", s->label,
                         s->readonly ? " read-only" : "", mdb_strerror(rc));
-        return rc == -1 ? MTASTS_SYSERR
+        s->broken = rc == -2 || store_rc_broken(rc);
+        return rc < 0 ? MTASTS_SYSERR
              : rc == ENOENT ? MTASTS_NOT_FOUND
              : rc == EAGAIN || rc == EBUSY || rc == EINTR ? MTASTS_TEMPFAIL : MTASTS_SYSERR;
     }
     if (s->readonly)
-        store_notifyf(s, "store: %s opened read-only (data.mdb not writable by uid %ld)",
-                      s->path, (long)(switched ? dir.st_uid : geteuid()));
+        store_notifyf(s, "store: %s opened read-only (not writable by uid %ld)",
+                      s->label, (long)(d.switched ? d.st.st_uid : geteuid()));
     if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
-        store_notifyf(s, "store: cleared %d stale reader slot(s) of %s", dead, s->path);
+        store_notifyf(s, "store: cleared %d stale reader slot(s) of %s", dead, s->label);
     {
         MDB_stat ms;
 
@@ -442,28 +530,39 @@ mtasts_status store_writable(mtasts_store *s, mtasts_err *err)
     mtasts_status st = store_ready(s, err);
 
     if (st == MTASTS_OK && s->readonly) {
-        mtasts_errf(err, "store: %s is read-only for uid %ld", s->path, (long)geteuid());
+        mtasts_errf(err, "store: %s is read-only for uid %ld", s->label, (long)geteuid());
         return MTASTS_TEMPFAIL;
     }
     return st;
 }
 
-mtasts_status mtasts_store_open(const mtasts_store_config *cfg, mtasts_store **out,
-                                mtasts_err *err)
+mtasts_status store_open_file(const mtasts_store_config *cfg, const char *file,
+                              unsigned env_flags, const char *schema, mtasts_store **out,
+                              bool *broken, mtasts_err *err)
 {
     mtasts_store *s = calloc(1, sizeof *s);
     const char *path = cfg && cfg->path ? cfg->path : MTASTS_STORE_DEFAULT_PATH;
     mtasts_status st;
+    size_t n;
 
     *out = NULL;
-    if (!s || !(s->path = strdup(path))) {
+    if (broken)
+        *broken = false;
+    if (!s || !(s->path = strdup(path))
+        || !(s->label = malloc(strlen(path) + (file ? strlen(file) + 2 : 1)))) {
+        if (s)
+            free(s->path);
         free(s);
         mtasts_errf(err, "store: out of memory");
         return MTASTS_SYSERR;
     }
     /* "dir/" would make open() follow a symbolic link despite O_NOFOLLOW. */
-    for (size_t n = strlen(s->path); n > 1 && s->path[n - 1] == '/'; n--)
+    for (n = strlen(s->path); n > 1 && s->path[n - 1] == '/'; n--)
         s->path[n - 1] = '\0';
+    sprintf(s->label, "%s%s%s", s->path, file ? "/" : "", file ? file : "");
+    s->file = file;
+    s->env_flags = env_flags;
+    s->schema = schema;
     s->map_initial = cfg && cfg->map_initial ? cfg->map_initial : MTASTS_STORE_MAP_INITIAL;
     s->map_max = cfg && cfg->map_max ? cfg->map_max : MTASTS_STORE_MAP_MAX;
     {
@@ -484,6 +583,8 @@ mtasts_status mtasts_store_open(const mtasts_store_config *cfg, mtasts_store **o
     s->notify_ctx = cfg ? cfg->notify_ctx : NULL;
     st = store_open_env(s, err);
     if (st != MTASTS_OK) {
+        if (broken)
+            *broken = s->broken;
         mtasts_store_close(&s);
         return st;
     }
@@ -491,14 +592,48 @@ mtasts_status mtasts_store_open(const mtasts_store_config *cfg, mtasts_store **o
     return MTASTS_OK;
 }
 
+mtasts_status mtasts_store_open(const mtasts_store_config *cfg, mtasts_store **out,
+                                mtasts_err *err)
+{
+    return store_open_file(cfg, NULL, 0, MTASTS_STORE_SCHEMA_TEXT, out, NULL, err);
+}
+
 void mtasts_store_close(mtasts_store **sp)
 {
     if (!sp || !*sp)
         return;
+    mtasts_store_close(&(*sp)->outcomes);
     store_forget_env(*sp);
     free((*sp)->path);
+    free((*sp)->label);
     free(*sp);
     *sp = NULL;
+}
+
+mtasts_status store_move_aside(const char *path, const char *file, const char *suffix,
+                               mtasts_err *err)
+{
+    char data[STORE_FILE_MAX], lock[STORE_FILE_MAX + 8], to[2 * STORE_FILE_MAX + 64];
+    mtasts_store names = { .file = file };
+    store_dir d;
+    mtasts_status st;
+    bool ok;
+
+    if ((st = dir_enter(path, &d, err)) != MTASTS_OK)
+        return st;
+    store_file_names(&names, data, lock);
+    /* The lock file first: a process that opens in between then creates a
+     * new lock file and fails on the broken data file; processes that have
+     * the old pair open keep it (a rename changes no open file). */
+    snprintf(to, sizeof to, "%s.%s", lock, suffix);
+    ok = renameat(d.fd, lock, d.fd, to) == 0 || errno == ENOENT;
+    snprintf(to, sizeof to, "%s.%s", data, suffix);
+    ok = ok && (renameat(d.fd, data, d.fd, to) == 0 || errno == ENOENT);
+    if (!ok)
+        mtasts_errf(err, "store: %s: moving %s aside: %s", path, data, strerror(errno));
+    if (!dir_leave(path, &d, err))
+        return MTASTS_SYSERR;
+    return ok ? MTASTS_OK : MTASTS_SYSERR;
 }
 
 bool mtasts_store_readonly(const mtasts_store *s)

@@ -260,7 +260,7 @@ size_t store_evict(mtasts_store *s)
     if (e.deleted || e.leases)
         store_notifyf(s, "store: map of %s full at %zu KiB: evicted %zu of ~%zu records"
                       " (least valuable, least recently used runs), %zu expired leases%s%s",
-                      s->path, s->mapsize >> 10, e.deleted, entries, e.leases,
+                      s->label, s->mapsize >> 10, e.deleted, entries, e.leases,
                       rc ? ", stopped: " : "", rc ? mdb_strerror(rc) : "");
     return e.deleted;
 }

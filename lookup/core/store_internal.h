@@ -28,6 +28,13 @@
 #define TXN_ABORT (-1)  /* body decided: abort, outcome in its context */
 #define TXN_EVICT (-2)  /* body found the map nearly full: evict first */
 
+/* The policy store's schema (meta record value). */
+#define MTASTS_STORE_SCHEMA_TEXT MTASTS_STR(MTASTS_STORE_SCHEMA)
+#define MTASTS_STR(x) MTASTS_STR_(x)
+#define MTASTS_STR_(x) #x
+/* Longest file name of an environment opened with store_open_file(). */
+#define STORE_FILE_MAX 64
+
 struct mtasts_store {
     MDB_env *env;
     MDB_dbi dbi;
@@ -40,7 +47,20 @@ struct mtasts_store {
     unsigned evictions;         /* evictions after MDB_MAP_FULL in this call */
     bool create;
     size_t psize, mapsize, map_initial, map_max, reserve_pages;
-    char *path;
+    char *path;                 /* the directory */
+    char *label;                /* for messages: path, or path/file */
+    /* NULL: the policy store, <path>/data.mdb + lock.mdb. Else an
+     * environment of its own in one file, <path>/<file> + <file>-lock
+     * (MDB_NOSUBDIR): the TLSRPT outcomes (tlsrpt_store.c). */
+    const char *file;
+    unsigned env_flags;         /* more mdb_env_open() flags (MDB_NOSYNC) */
+    const char *schema;         /* the meta record's value */
+    bool broken;                /* the last open failed on a damaged file */
+    /* The policy store's TLSRPT sibling, opened on first use by
+     * tlsrpt_store.c (never by lookups); closed with the store. */
+    mtasts_store *outcomes;
+    int64_t outcomes_retry;
+    bool outcomes_broken;       /* ... because it is damaged */     /* after a failed open: not before this time */
     void (*notify)(void *ctx, const char *msg);
     void *notify_ctx;
 };
@@ -68,6 +88,21 @@ void store_forget_env(mtasts_store *s);
 mtasts_status store_ready(mtasts_store *s, mtasts_err *err);
 mtasts_status store_writable(mtasts_store *s, mtasts_err *err);
 int store_schema_write(mtasts_store *s, MDB_txn *txn, void *ctx);
+/* open the environment of file (NULL: the policy store) in cfg->path, as
+ * safely as the policy store (same checks, same identity switch);
+ * *broken (may be NULL) tells a failure on a damaged file */
+mtasts_status store_open_file(const mtasts_store_config *cfg, const char *file,
+                              unsigned env_flags, const char *schema, mtasts_store **out,
+                              bool *broken, mtasts_err *err);
+/* the data and lock file names of s */
+void store_file_names(const mtasts_store *s, char data[STORE_FILE_MAX],
+                      char lock[STORE_FILE_MAX + 8]);
+/* an LMDB code that means a damaged environment */
+bool store_rc_broken(int rc);
+/* rename <path>/<file> and its lock file to "<name>.<suffix>", as the
+ * directory's owner (a broken TLSRPT sibling; never the policy store) */
+mtasts_status store_move_aside(const char *path, const char *file, const char *suffix,
+                               mtasts_err *err);
 
 /* store_evict.c: delete about 10% of the domain records; returns how many */
 size_t store_evict(mtasts_store *s);

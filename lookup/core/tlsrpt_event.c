@@ -248,7 +248,7 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
     }
     if (o.disabled || !o.tlsrpt_record)
         goto out;
-    mtasts_tlsrpt_set_nosync(o.tlsrpt_nosync);
+    mtasts_tlsrpt_set_map_max((size_t)o.tlsrpt_map_max << 10);
     if (!s) {
         log_once(hooks, "mtasts: TLSRPT outcome for %s not recorded: store %s unusable",
                  e.dom, o.store);

@@ -17,11 +17,14 @@
  * DESCRIPTION
  *     This header is the contract between the recorder (Exim's event_action
  *     and the helper write outcomes) and the reporter (mtasts tlsrpt send /
- *     show read them). Outcomes live in the policy store's LMDB environment
- *     under keys that start with MTASTS_TLSRPT_KEY_PREFIX (bytes below
- *     0x20, so no domain key, eviction scan or foreach sees them), one
- *     aggregate per (UTC day, policy domain, policy type, policy): session
- *     counts and a bounded set of failure-detail rows with counts.
+ *     show read them). Outcomes live in an LMDB environment of their own
+ *     next to the policy store (MTASTS_TLSRPT_FILE in its directory,
+ *     opened on first use through the policy store's handle s, as safely
+ *     as the policy store; tlsrpt_store.c), under keys that start with
+ *     MTASTS_TLSRPT_KEY_PREFIX, one aggregate per (UTC day, policy
+ *     domain, policy type, policy): session counts and a bounded set of
+ *     failure-detail rows with counts. The reporter's sent marks stay in
+ *     the policy store (tlsrpt_sent.h).
  *
  *     Recording is one short write transaction; it never blocks for long
  *     and its failure is only reported (the caller logs it once and the
@@ -34,8 +37,8 @@
 #include "common.h"
 #include "store.h"
 
-/* Key prefixes in the store's one LMDB database (see store_internal.h):
- * outcomes, and the reporter's "sent" marks (exactly-once delivery). */
+/* Key prefixes: outcomes (in the sibling), and the reporter's "sent"
+ * marks (exactly-once delivery; in the policy store). */
 #define MTASTS_TLSRPT_KEY_PREFIX "\002tlsrpt:"
 #define MTASTS_TLSRPT_SENT_PREFIX "\002tlsrpt-sent:"
 
@@ -51,14 +54,35 @@
 /* A backstop for a reporter that never runs: the first record of a day
  * deletes what is older than this many days (the reporter's retention,
  * mtasts_tlsrpt_expire(), is normally shorter). With the bound above the
- * outcomes use at most some 300 MB of the store. */
+ * outcomes use at most some 300 MB of their file. */
 #define MTASTS_TLSRPT_KEEP_DAYS_MAX 31
 /* Tests: a smaller bound for this process (0: the default). */
 void mtasts_tlsrpt_set_aggregates_max(unsigned n);
 
-/* Commit records with MDB_NOSYNC (true) instead of MDB_NOMETASYNC (the
- * default), for this process: see tlsrpt_store.c, COST. */
-void mtasts_tlsrpt_set_nosync(bool nosync);
+/* The outcomes' own LMDB environment, a sibling of the policy store in
+ * its directory: <store>/tlsrpt.mdb and <store>/tlsrpt.mdb-lock. */
+#define MTASTS_TLSRPT_FILE "tlsrpt.mdb"
+#define MTASTS_TLSRPT_MAP_INITIAL ((size_t)1 << 20)
+/* Its size ceiling (option tlsrpt_map_max): room for the bound above,
+ * 10,000 aggregates of up to 1 KiB a day for 31 days, and LMDB's overhead. */
+#define MTASTS_TLSRPT_MAP_MAX ((size_t)512 << 20)
+/* Recordings commit without a sync; one of them syncs the file when the
+ * last sync (by any process) is this many seconds old. */
+#define MTASTS_TLSRPT_SYNC_INTERVAL 60
+/* The sibling's size ceiling for this process (0: the default). */
+void mtasts_tlsrpt_set_map_max(size_t bytes);
+
+/* Write the sibling's committed outcomes to disk, if this process has it
+ * open for writing (the reporter and the helper, after they wrote). */
+mtasts_status mtasts_tlsrpt_sync(mtasts_store *s, mtasts_err *err);
+
+/* The reporter's repair: open the sibling (creating it) and read all of
+ * it; a damaged one (LMDB says invalid or corrupted, truncated, unknown
+ * schema) is renamed to tlsrpt.mdb.broken-<UTC time> (its lock file to
+ * tlsrpt.mdb-lock.broken-<time>) as the store's owner and a new one is
+ * created: its outcomes are lost. *moved tells whether that happened (err
+ * then says why). */
+mtasts_status mtasts_tlsrpt_recover(mtasts_store *s, bool *moved, mtasts_err *err);
 
 /* The UTC day "YYYY-MM-DD" of a unix time; false if it has none. */
 bool mtasts_tlsrpt_day_of(int64_t when, char day[static 11]);
@@ -141,7 +165,9 @@ mtasts_status mtasts_tlsrpt_day_stats(mtasts_store *s, const char *day, uint64_t
                                       uint64_t *overflow, mtasts_err *err);
 
 /* Delete the aggregates, day counters and sent marks of days before
- * before_day (sent-mark keys start with the day after their prefix). */
+ * before_day (sent-mark keys start with the day after their prefix), and
+ * any outcome an earlier layout kept in the policy store; then sync the
+ * sibling. */
 mtasts_status mtasts_tlsrpt_expire(mtasts_store *s, const char *before_day, mtasts_err *err);
 
 #endif

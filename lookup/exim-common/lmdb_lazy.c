@@ -60,6 +60,8 @@ FORWARD_VOID(mdb_env_close, (MDB_env *env), (env))
 FORWARD(int, mdb_env_set_mapsize, (MDB_env *env, size_t size), (env, size), ELIBACC)
 FORWARD(int, mdb_env_set_flags, (MDB_env *env, unsigned int flags, int onoff),
         (env, flags, onoff), ELIBACC)
+FORWARD(int, mdb_env_get_fd, (MDB_env *env, mdb_filehandle_t *fd), (env, fd), ELIBACC)
+FORWARD(int, mdb_env_sync, (MDB_env *env, int force), (env, force), ELIBACC)
 FORWARD(int, mdb_env_set_maxreaders, (MDB_env *env, unsigned int readers),
         (env, readers), ELIBACC)
 FORWARD(int, mdb_txn_begin, (MDB_env *env, MDB_txn *parent, unsigned int flags,

@@ -5,8 +5,9 @@
 # the world's receivers of known outcome; then "mtasts tlsrpt show" must
 # list exactly one session per delivery attempt with the right policy type
 # and RFC 8460 result type. Also: policy fetch failures recorded by the
-# helper, and a store the transport cannot write does not stop a delivery
-# (one log line).
+# helper, and an outcomes file (tlsrpt.mdb) the transport cannot write or
+# that is damaged does not stop a delivery (one log line); tlsrpt send
+# moves a damaged one aside.
 #
 #   tests/world/run-in-world bash tests/tlsrpt/test-record.sh [VARIANT...]
 #
@@ -147,14 +148,54 @@ run_tests() {
     fi
     expect enforce.test sts $((3 + 3 - cont)) $((3 + 3 - cont)) 0
 
-    # A store the transport cannot write: delivered all the same, one log line.
+    # The outcomes live in their own file next to the policy store's,
+    # created as the store's owner by the recording transport.
+    check_eq "$V: outcomes in the sibling tlsrpt.mdb, the store owner's" \
+        "$(stat -c '%U %a' "$D/store/tlsrpt.mdb" "$D/store/tlsrpt.mdb-lock" 2>&1 | sort -u)" \
+        "Debian-exim 660"
+    # A plain policy lookup (the routers' work) neither opens nor maps it.
+    local tr=$D/lookup.strace o; o=$(opts)
+    if if [ "$V" = "${V#stock}" ]; then echo "\${lookup mtasts,$o{enforce.test}}"
+       else echo "\${dlfunc{$DLFUNC}{mtasts_policy}{enforce.test}{$o}}"; fi |
+            strace -f -qq -e trace=openat,open,stat,newfstatat,mmap -o "$tr" \
+            -- "$EXIM" -C "$CONF" -be >"$D/lookup.out" 2>&1; then
+        check_grep "$V: traced policy lookup answers" "enforce" "$(cat "$D/lookup.out")"
+        check_eq "$V: a policy lookup touches no tlsrpt.mdb" "$(grep -c 'tlsrpt\.mdb' "$tr")" 0
+        check_grep "$V: ... (the trace sees the store's files)" "data\.mdb" "$(cat "$tr")"
+    else
+        not_ok "$V: set-up step: strace of a policy lookup: $(tail -3 "$D/lookup.out")"
+    fi
+    # An outcomes file the transport cannot write: delivered all the same,
+    # one log line.
     fresh
-    chmod 0440 "$D/store/data.mdb"
+    chmod 0440 "$D/store/tlsrpt.mdb"
     send "ro-$t@enforce.test"
-    check_grep "$V: read-only store: still delivered" "=> ro-$t@enforce.test " "$(mainlog)"
-    check_eq "$V: read-only store: one log line" \
+    check_grep "$V: read-only outcomes: still delivered" "=> ro-$t@enforce.test " "$(mainlog)"
+    check_eq "$V: read-only outcomes: one log line" \
         "$(grep -c 'TLSRPT outcome for enforce.test not recorded' "$D/log/mainlog")" 1
-    chmod 0660 "$D/store/data.mdb"
+    chmod 0660 "$D/store/tlsrpt.mdb"
+    # A damaged outcomes file (its meta pages garbled): delivered by the
+    # MTA-STS route all the same (the policy store is another file), one
+    # log line; tlsrpt send moves it aside and recording resumes.
+    fresh
+    if head -c 8192 /dev/urandom | dd of="$D/store/tlsrpt.mdb" conv=notrunc status=none; then
+        send "bad-$t@enforce.test"
+        check_grep "$V: damaged outcomes: delivered by the MTA-STS route" \
+            "=> bad-$t@enforce.test .*R=[^ ]*mtasts" "$(mainlog)"
+        check_eq "$V: damaged outcomes: one log line saying so" \
+            "$(grep -c 'TLSRPT outcome for enforce.test not recorded.*damaged' "$D/log/mainlog")" 1
+        d=$("$HELPER" tlsrpt send --store "$D/store" --day 2000-01-01 \
+            --options "tlsrpt_submitter=sender.test" 2>&1)
+        check_grep "$V: damaged outcomes: tlsrpt send moves them aside" \
+            "tlsrpt\.mdb.*moved aside as tlsrpt\.mdb\.broken-" "$d"
+        check_eq "$V: damaged outcomes: kept aside, the store owner's" \
+            "$(stat -c '%U' "$D/store"/tlsrpt.mdb.broken-* "$D/store"/tlsrpt.mdb-lock.broken-* \
+               2>&1 | sort -u)" "Debian-exim"
+        fresh; send "again-$t@enforce.test"
+        expect enforce.test sts 1 1 0
+    else
+        not_ok "$V: set-up step: garble tlsrpt.mdb"
+    fi
     fresh
     check_eq "$V: panic log clean" "$(text_of "$D/all-panic.log" | grep -v 'lost privilege for using -C')" ""
     check_eq "$V: no taint complaint, no failed event_action expansion in the logs" \

@@ -129,17 +129,6 @@ static int in_child(int (*fn)(void *), void *arg)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 98;
 }
 
-static struct passwd *exim_user(void)
-{
-    static struct passwd pw;
-    struct passwd *p = getpwnam("Debian-exim");
-
-    if (!p || geteuid() != 0)
-        return NULL;
-    pw = *p;
-    return &pw;
-}
-
 static bool become(const struct passwd *pw)
 {
     return setgroups(0, NULL) == 0 && setgid(pw->pw_gid) == 0 && setuid(pw->pw_uid) == 0;
@@ -938,19 +927,6 @@ static int plant_child(void *p)
     return 1;
 }
 
-/* slurp - the first bytes of path, "" if unreadable */
-static const char *slurp(const char *path)
-{
-    static char buf[256];
-    int fd = open(path, O_RDONLY | O_NONBLOCK);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-
-    if (fd >= 0)
-        close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
 static void test_planted(void)
 {
     static const struct {
@@ -1006,10 +982,8 @@ static void test_planted(void)
         mtasts_store_close(&s);
         CHECK(strstr(err.msg, cases[i].name) && strstr(err.msg, cases[i].reason),
               "%s: says why: %s", cases[i].what, err.msg);
-        CHECK_STR(slurp(target), secret, cases[i].what);
-        CHECK(stat(target, &st) == 0 && st.st_uid == 0 && (st.st_mode & 07777) == 0600
-              && st.st_size == (off_t)strlen(secret), "%s: target owner/mode/size",
-              cases[i].what);
+        CHECK(root_file_intact(target, secret), "%s: target untouched: \"%s\"", cases[i].what,
+              slurp(target));
         CHECK(lstat(missing, &st) != 0 && errno == ENOENT, "%s: nothing created",
               cases[i].what);
 
