@@ -103,6 +103,14 @@ mtasts_status mtasts_store_open(const mtasts_store_config *cfg, mtasts_store **o
 void mtasts_store_close(mtasts_store **s);
 bool mtasts_store_readonly(const mtasts_store *s);
 
+/* While on, a policy store this process opens again (after fork(), or an
+ * error) is opened read-only. For a process that only reads it: a
+ * transport process recording TLSRPT outcomes (tlsrpt_event.c). A
+ * writable LMDB environment allocates and zeroes LMDB's 2 MB of write
+ * buffers at every open, which costs a short-lived process more than all
+ * its reads (docs/benchmarks.md, notes). Outcome files are not affected. */
+void mtasts_store_reopen_readonly(bool on);
+
 /* OK (r filled; free with mtasts_record_free), NOT_FOUND, TEMPFAIL, INVALID
  * (a record that does not decode: treat as absent). */
 mtasts_status mtasts_store_get(mtasts_store *s, const char *domain, mtasts_record *r,

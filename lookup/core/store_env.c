@@ -88,6 +88,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static bool reopen_readonly;   /* mtasts_store_reopen_readonly() */
+
 /* ------------------------------------------------------------------ */
 /* Identity                                                             */
 
@@ -341,7 +343,8 @@ static int open_files(mtasts_store *s, int dfd, const struct stat *dir, bool as_
         where = fallback;
     }
     /* Effective ids: a transport runs as the Exim user. */
-    s->readonly = !fresh && faccessat(dfd, dname, W_OK, AT_EACCESS) != 0;
+    s->readonly = !fresh && ((reopen_readonly && !s->file && s->reopening)
+                             || faccessat(dfd, dname, W_OK, AT_EACCESS) != 0);
     for (tries = 0; tries < 2; tries++) {
         mode_t mask;
 
@@ -452,6 +455,7 @@ mtasts_status store_open_env(mtasts_store *s, mtasts_err *err)
     mtasts_status st;
     int rc, dead = 0;
 
+    s->reopening = s->pid != 0;
     s->pid = getpid();
     s->reopen = false;
     s->broken = false;
@@ -505,6 +509,11 @@ mtasts_status store_open_env(mtasts_store *s, mtasts_err *err)
         }
     }
     return MTASTS_OK;
+}
+
+void mtasts_store_reopen_readonly(bool on)
+{
+    reopen_readonly = on;
 }
 
 mtasts_status store_ready(mtasts_store *s, mtasts_err *err)

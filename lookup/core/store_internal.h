@@ -41,6 +41,7 @@ struct mtasts_store {
     pid_t pid;                  /* process that opened env */
     bool readonly;
     bool reopen;                /* env had a fatal error: reopen on next call */
+    bool reopening;             /* this open is not the handle's first */
     bool busy;                  /* inside foreach: no nested calls */
     bool evicting;              /* inside evict(): no nested eviction */
     bool evict_tried;           /* this call already evicted preemptively */

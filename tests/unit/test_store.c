@@ -534,6 +534,41 @@ static int fork_child(void *p)
     return unit_failed;
 }
 
+/* A child that only reads (a transport recording TLSRPT outcomes) reopens
+ * the store read-only while mtasts_store_reopen_readonly() is on: it still
+ * reads, does not write, and a reopen with it off is writable again. */
+static int fork_child_readonly(void *p)
+{
+    mtasts_record r, g;
+    mtasts_err err = {{0}};
+
+    (void)p;
+    mtasts_store_reopen_readonly(true);
+    CHECK_INT(mtasts_store_get(fork_store, "parent.example", &g, &err), MTASTS_OK,
+              "read-only reopen: get");
+    mtasts_record_free(&g);
+    CHECK(mtasts_store_readonly(fork_store), "the reopened store is read-only");
+    make_record(&r, "r1", "version: STSv1\nmode: enforce\nmx: mx.ro.example\nmax_age: 60\n", 2);
+    CHECK_INT(mtasts_store_put(fork_store, "ro.example", &r, &err), MTASTS_TEMPFAIL,
+              "read-only reopen: no put");
+    mtasts_record_free(&r);
+    return unit_failed;
+}
+
+static int fork_child_writable(void *p)
+{
+    mtasts_record g;
+    mtasts_err err = {{0}};
+
+    (void)p;
+    mtasts_store_reopen_readonly(false);
+    CHECK_INT(mtasts_store_get(fork_store, "parent.example", &g, &err), MTASTS_OK,
+              "writable reopen: get");
+    mtasts_record_free(&g);
+    CHECK(!mtasts_store_readonly(fork_store), "with it off, the reopened store is writable");
+    return unit_failed;
+}
+
 static void test_fork(void)
 {
     char *dir = mkdir_tmp();
@@ -548,6 +583,8 @@ static void test_fork(void)
     CHECK_INT(mtasts_store_put(fork_store, "parent.example", &r, &err), MTASTS_OK, "put");
     for (i = 0; i < 3; i++)
         CHECK_INT(in_child(fork_child, NULL), 0, "child uses the parent's handle");
+    CHECK_INT(in_child(fork_child_readonly, NULL), 0, "a reading child reopens read-only");
+    CHECK_INT(in_child(fork_child_writable, NULL), 0, "else a child reopens writable");
     CHECK_INT(mtasts_store_get(fork_store, "child.example", &g, &err), MTASTS_OK,
               "parent sees the child's record");
     CHECK_STR(g.id, "c1", "child's record");
