@@ -9,6 +9,8 @@ through liblmdb (ctypes) as another process would leave them.
   fill DIR DOMAIN LEAVE    copy DOMAIN's record to new keys until the map is
                            full, then delete the last LEAVE copies again
   grow DIR BYTES           use BYTES more of the map (grows it), then free them
+  lease DIR DOMAIN         print DOMAIN's single-flight lease ("PID EXPIRY"),
+                           or nothing (read-only; the store must exist)
 """
 import ctypes, os, signal, struct, sys
 
@@ -36,11 +38,11 @@ def ok(rc, what):
         sys.exit("%s: %s" % (what, lib.mdb_strerror(rc).decode()))
 
 
-def env_open(path):
+def env_open(path, flags=0):
     env = ctypes.c_void_p()
     ok(lib.mdb_env_create(ctypes.byref(env)), "create")
     ok(lib.mdb_env_set_maxreaders(env, 1022), "maxreaders")
-    ok(lib.mdb_env_open(env, path.encode(), MDB_NOTLS, 0o660), "open " + path)
+    ok(lib.mdb_env_open(env, path.encode(), MDB_NOTLS | flags, 0o660), "open " + path)
     return env
 
 
@@ -71,6 +73,18 @@ def put(txn, dbi, key, data):
 
 def main():
     cmd, path = sys.argv[1], sys.argv[2]
+    if cmd == "lease":
+        for f in ("data.mdb", "lock.mdb"):     # never create them (as root)
+            if not os.path.exists(os.path.join(path, f)):
+                return
+        env = env_open(path, MDB_RDONLY)
+        txn, dbi = txn_begin(env, MDB_RDONLY)
+        k, kb = val(b"\x01lease:" + sys.argv[3].encode())
+        v = Val()
+        if lib.mdb_get(txn, dbi, ctypes.byref(k), ctypes.byref(v)) == 0:
+            print(ctypes.string_at(v.data, v.size).decode())
+        lib.mdb_txn_abort(txn)
+        return
     env = env_open(path)
     if cmd == "hold":
         open(sys.argv[3], "w").close()

@@ -144,6 +144,11 @@ start=$SECONDS
 "$exim96" -C "$conf" -be "\${lookup mtasts,$(opts $slowopts){slow.test}{\$value}{NOPOLICY}}" >"$work/kill.a" 2>"$work/kill.a.err" &
 for _ in $(seq 1 100); do pgrep -f "resolve.*slow.test" >/dev/null && break; sleep 0.05; done
 hpid=$(pgrep -f "resolve.*slow.test" | head -1)
+# the other two must find the helper's lease taken (else they fetch too)
+for _ in $(seq 1 100); do
+    [ -n "$(python3 "$ROOT/tests/exim/store-tool.py" lease "$STORE" slow.test 2>/dev/null)" ] && break
+    sleep 0.05
+done
 "$exim96" -C "$conf" -be "\${lookup mtasts,$(opts $slowopts){slow.test}{\$value}{NOPOLICY}}" >"$work/kill.b" 2>/dev/null &
 "$exim96" -C "$conf" -be "\${lookup mtasts,$(opts $slowopts){slow.test}{\$value}{NOPOLICY}}" >"$work/kill.c" 2>/dev/null &
 sleep 1
