@@ -821,7 +821,7 @@ class Bench:
     def s7_delivery(self):
         N = n(20, int(os.environ.get("BENCH_DELIVERY_N", "200")))
         R = n(2, int(os.environ.get("BENCH_DELIVERY_ROUNDS", "7")))
-        S = n(2, 5)
+        S = n(2, int(os.environ.get("BENCH_STARTUP_RUNS", "9")))
         log("7: delivery cost, %d rounds of %d messages and %d one-message runs per arm"
             % (R, N, S))
         # Orphaned descendants (exim -MC) are re-parented to us and reaped,
@@ -929,8 +929,9 @@ class Bench:
                                             ("record", rec))},
                 "micro": self.tlsrpt_micro_safe(confs[(v, "snippets")], v),
             }
+        instructions = self.delivery_instructions(arms, rcpts)
         data = {"N": N, "rounds": R, "startup_runs": S, "variants": self.DELIVERY_VARIANTS,
-                "recording": recording,
+                "recording": recording, "instructions": instructions,
                 "dests": self.DELIVERY_DESTS, "routes": routes,
                 "exims": {v: first_line(out_of([confs[(v, "default")]["exim"], "-C",
                                                  confs[(v, "default")]["conf"], "-bV"],
@@ -941,6 +942,73 @@ class Bench:
                 "startup": {x: {m: summary(v[m]) for m in v} for x, v in one.items()},
                 "ratios": ratios}
         self.section("7", data)
+
+    def delivery_instructions(self, arms, rcpts):
+        """Instructions (callgrind) of one `exim -qf` delivering K messages
+        per arm: the exact counterpart of the CPU times, which vary by up to
+        ±5% between runs on a shared VM. --dump-before=*fork writes and
+        zeroes a process's counts before each fork, so every instruction is
+        counted once, in the process that ran it: the queue runner
+        (start-up: reading the configuration, loading the CA bundles) and,
+        per message, its delivery and transport processes. Returns {arm:
+        {"runner": n, "per_message": n}, "ratios": {...}} or {"error": ...}."""
+        valgrind = shutil.which("valgrind")
+        if not valgrind:
+            return {"error": "valgrind is not installed"}
+        K = n(2, 6)
+        out = {"K": K, "arms": {}, "ratios": {}}
+        try:
+            for a in arms:
+                exim = a["exim"]
+                if os.stat(exim).st_mode & 0o4000:
+                    # valgrind does not run a setuid binary as such: a copy
+                    copy = os.path.join(self.work, "exim-nosuid")
+                    if not os.path.exists(copy):
+                        shutil.copy(exim, copy)
+                        os.chmod(copy, 0o755)
+                    exim = copy
+                rc_ = rcpts(a, K)
+                self.queue_batch(a, rc_)
+                cg = os.path.join(self.work, "callgrind-" + a["name"].replace("/", "-"))
+                os.mkdir(cg)
+                os.chmod(cg, 0o777)   # the delivery processes run as Debian-exim
+                w, c, rc = self.spawn_all([valgrind, "--tool=callgrind", "-q",
+                                           "--trace-children=yes", "--dump-before=*fork",
+                                           "--callgrind-out-file=%s/cg.%%p" % cg,
+                                           exim, "-C", a["conf"], "-qf"])
+                q = out_of([a["exim"], "-C", a["conf"], "-bpc"]).strip()
+                if rc != 0 or q != "0":
+                    raise RuntimeError("7: %s under callgrind: exit %s, %s left: %s"
+                                       % (a["name"], rc, q, self.err()))
+                self.wait_delivered(rc_)
+                per_pid = {}
+                for f in os.listdir(cg):
+                    pid, total = None, 0
+                    with open(os.path.join(cg, f), errors="replace") as fh:
+                        for line in fh:
+                            if line.startswith("pid:"):
+                                pid = int(line.split()[1])
+                            elif line.startswith("summary:"):
+                                total += int(line.split()[1])
+                    if pid is not None:
+                        per_pid[pid] = per_pid.get(pid, 0) + total
+                shutil.rmtree(cg)
+                runner = min(per_pid)
+                out["arms"][a["name"]] = {
+                    "runner": per_pid[runner],
+                    "per_message": sum(v for p, v in per_pid.items() if p != runner) / K,
+                    "processes": len(per_pid)}
+        except (RuntimeError, OSError, ValueError) as e:
+            return {"error": str(e)[:300]}
+        for name in out["arms"]:
+            v, cfg, dest = name.split("/")
+            base = out["arms"].get("%s/default/%s" % (v, dest))
+            if cfg != "default" and base:
+                me = out["arms"][name]
+                out["ratios"][name] = {
+                    "per_message": me["per_message"] / base["per_message"],
+                    "runner": me["runner"] / base["runner"]}
+        return out
 
     def tlsrpt_micro_safe(self, arm, variant):
         try:
@@ -1463,6 +1531,31 @@ def report(results_path, doc_path):
                 targets.append(("7. %s: %s ≤ %.2fx" % (rlabel(key), what, limit),
                                 ok, "%.3fx" % r))
         add("")
+        ins = s.get("instructions")
+        if ins and "error" in ins:
+            add("Instructions (callgrind): not measured: %s" % ins["error"])
+            add("")
+        elif ins:
+            add("**Instructions (callgrind)**, the exact counterpart of the CPU times "
+                "above, whose ratios move by up to ±0.05 between runs: one `exim -qf` "
+                "delivering K = %d messages per arm under `valgrind --tool=callgrind "
+                "--trace-children=yes --dump-before=*fork` (each process's counts are "
+                "written and zeroed before it forks, so every instruction is counted once, "
+                "in the process that ran it). Queue runner = start-up (configuration, CA "
+                "bundles); per message = its delivery and transport processes; user space "
+                "only (no kernel time: page faults, system calls)." % ins["K"])
+            add("")
+            add("| Exim | configuration | destination | per message | ratio to default "
+                "| queue runner | ratio to default |")
+            add("| --- | --- | --- | --- | --- | --- | --- |")
+            for name, a in ins["arms"].items():
+                v, cfg, dest = name.split("/")
+                r = ins["ratios"].get(name)
+                add("| %s | %s | %s | %.2fM | %s | %.1fM | %s |" % (
+                    label.get(v, v), cfg, dest, a["per_message"] / 1e6,
+                    "%.3f" % r["per_message"] if r else "—", a["runner"] / 1e6,
+                    "%.3f" % r["runner"] if r else "—"))
+            add("")
         rec = s.get("recording")
         if rec:
             add("### TLSRPT recording (issue 12)")
