@@ -121,21 +121,21 @@ $(NET_LIB): $(NET_OBJ)
 # make module: build/mtasts_lookup.so against EXIM_SRC.
 MODULE_OUT ?= $(BUILD)/mtasts_lookup.so
 module: $(MODULE_OUT)
-$(MODULE_OUT): $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+$(MODULE_OUT): $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h lookup/exim-common/*.h)
 	@test -n "$(EXIM_BUILD_DIR)" || { echo "EXIM_SRC=$(EXIM_SRC) is not a configured Exim tree (run make exim)"; exit 1; }
-	$(CC) $(CFLAGS_ALL) $(EXIM_CFLAGS) -Ilookup/core -shared -o $@ \
+	$(CC) $(CFLAGS_ALL) $(EXIM_CFLAGS) -Ilookup/core -Ilookup/exim-common -shared -o $@ \
 	  $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) -ldl
 
 # One module per test Exim: build/exim-<ver>/mtasts_lookup.so.
 modules: $(foreach v,$(EXIM_VERSIONS),$(BUILD)/exim-$(v)/mtasts_lookup.so)
-$(BUILD)/exim-%/mtasts_lookup.so: $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+$(BUILD)/exim-%/mtasts_lookup.so: $(LOOKUP_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h lookup/exim-common/*.h)
 	@mkdir -p $(@D)
 	@$(MAKE) --no-print-directory module EXIM_SRC=$(MTASTS_CACHE)/exim-$*/src MODULE_OUT=$@
 
 # Stock Debian exim4 exports only the local_scan API: a separate object
 # for ${dlfunc}, compiled against exim4-dev's headers.
 dlfunc: $(BUILD)/mtasts_dlfunc.so
-$(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h)
+$(BUILD)/mtasts_dlfunc.so: $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) $(wildcard lookup/core/*.h lookup/exim-common/*.h)
 	@test -n "$(HAVE_EXIM4_DEV)" || { echo "no $(EXIM4_DEV_INCLUDE)/local_scan.h: apt-get install exim4-dev (or make build-deps)"; exit 1; }
 	$(CC) $(CFLAGS_ALL) -DDLFUNC_IMPL -I$(EXIM4_DEV_INCLUDE) -Ilookup/core -shared -o $@ \
 	  $(DLFUNC_SRC) $(ADAPTER_SRC) $(CORE_LIB) -ldl

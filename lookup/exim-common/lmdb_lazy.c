@@ -15,6 +15,8 @@
 #include <lmdb.h>
 #include <string.h>
 
+#include "lmdb_lazy.h"
+
 #define LMDB_SONAME "liblmdb.so.0"
 
 /* RTLD_DEEPBIND: liblmdb is linked with BIND_NOW, so all of its ~70
@@ -48,6 +50,11 @@ static void *sym(const char *name)
         lmdb_failed = lmdb_handle == NULL;
     }
     return lmdb_handle ? dlsym(lmdb_handle, name) : NULL;
+}
+
+void mtasts_lmdb_preload(void)
+{
+    (void)sym("mdb_version");
 }
 
 /* One forwarding function per LMDB call the store makes. */

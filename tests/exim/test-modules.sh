@@ -57,6 +57,16 @@ else
 fi
 loaded=$(LD_DEBUG=libs "$(exim_prefix 4.96)/bin/exim" -C "$conf" -be "\${lookup mtasts,$O{x.test}{\$value}{NOPOLICY}}" 2>&1 | grep -oE 'calling init: [^ ]*lmdb[^ ]*' | head -1)
 check_grep "exim 4.96: the first lookup loads LMDB" 'liblmdb' "$loaded"
+# A queue runner (and the daemon) loads it at start instead, once, before
+# it forks a delivery process per message (the module's constructor reads
+# the process's arguments); the -be process above without a lookup did not.
+trace=$(LD_DEBUG=libs "$(exim_prefix 4.96)/bin/exim" -C "$conf" -qf 2>&1)
+if grep -q 'calling init: .*libc\.so' <<<"$trace"; then
+    check_grep "exim 4.96: a queue runner (-qf) loads LMDB at start" \
+        'calling init: [^ ]*liblmdb' "$trace"
+else
+    not_ok "exim 4.96: a queue runner (-qf) loads LMDB at start: no loader trace: $(head -c 300 <<<"$trace")"
+fi
 
 # The 4.96 module in 4.98 (same magic, other Exim): the guard refuses.
 step install_module 4.98 "$ROOT/build/exim-4.96/mtasts_lookup.so"
