@@ -42,19 +42,26 @@
 static void *lmdb_handle;
 static int lmdb_failed;
 
-/* sym - the library's function, loading the library on first use */
-static void *sym(const char *name)
+/* load - the library's handle, loading it on first use (once: a failure
+ * is not retried) */
+static void *load(void)
 {
     if (!lmdb_handle && !lmdb_failed) {
         lmdb_handle = dlopen(LMDB_SONAME, RTLD_NOW | RTLD_LOCAL | LMDB_DEEPBIND);
         lmdb_failed = lmdb_handle == NULL;
     }
-    return lmdb_handle ? dlsym(lmdb_handle, name) : NULL;
+    return lmdb_handle;
+}
+
+/* sym - the library's function, loading the library on first use */
+static void *sym(const char *name)
+{
+    return load() ? dlsym(lmdb_handle, name) : NULL;
 }
 
 void mtasts_lmdb_preload(void)
 {
-    (void)sym("mdb_version");
+    (void)load();
 }
 
 /* One forwarding function per LMDB call the store makes. */

@@ -962,7 +962,7 @@ class Bench:
                 exim = a["exim"]
                 if os.stat(exim).st_mode & 0o4000:
                     # valgrind does not run a setuid binary as such: a copy
-                    copy = os.path.join(self.work, "exim-nosuid")
+                    copy = os.path.join(self.work, "nosuid-" + exim.replace("/", "_"))
                     if not os.path.exists(copy):
                         shutil.copy(exim, copy)
                         os.chmod(copy, 0o755)
