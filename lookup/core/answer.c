@@ -87,7 +87,8 @@ static mtasts_status settings(const char *opts, mtasts_options *o, mtasts_err *e
 /* store_for - the process's store handle for o->store, or NULL */
 static mtasts_store *store_for(const mtasts_options *o, const mtasts_hooks *h)
 {
-    mtasts_store_config cfg = { .path = o->store, .create = true,
+    /* read_first: a lookup writes only a record's last_used, once an hour */
+    mtasts_store_config cfg = { .path = o->store, .create = true, .read_first = true,
                                 .map_max = (size_t)o->map_max << 10,
                                 .notify = store_notify, .notify_ctx = NULL };
     mtasts_err err = {{0}};

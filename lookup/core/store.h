@@ -83,6 +83,13 @@ typedef struct mtasts_store_config {
     size_t map_initial;     /* 0: MTASTS_STORE_MAP_INITIAL */
     size_t map_max;         /* 0: MTASTS_STORE_MAP_MAX */
     bool create;            /* create the directory's files if missing */
+    /* Open an existing policy store read-only and reopen it read-write at
+     * its first write (store_writable()). For the Exim adapters, whose
+     * processes nearly always only read: a writable LMDB environment
+     * allocates 3 MB of write buffers at every open (and a process that
+     * closed one has glibc serve the next from its heap, zeroed page by
+     * page). Read-only files make it read-only as before. */
+    bool read_first;
     /* Called for recoveries worth a log line (map grown, entries evicted,
      * stale readers cleared, opened read-only); may be NULL. notify_ctx
      * must stay valid as long as the store: the store calls back long
@@ -102,14 +109,6 @@ mtasts_status mtasts_store_open(const mtasts_store_config *cfg, mtasts_store **o
                                 mtasts_err *err);
 void mtasts_store_close(mtasts_store **s);
 bool mtasts_store_readonly(const mtasts_store *s);
-
-/* While on, a policy store this process opens again (after fork(), or an
- * error) is opened read-only. For a process that only reads it: a
- * transport process recording TLSRPT outcomes (tlsrpt_event.c). A
- * writable LMDB environment allocates and zeroes LMDB's 2 MB of write
- * buffers at every open, which costs a short-lived process more than all
- * its reads (docs/benchmarks.md, notes). Outcome files are not affected. */
-void mtasts_store_reopen_readonly(bool on);
 
 /* OK (r filled; free with mtasts_record_free), NOT_FOUND, TEMPFAIL, INVALID
  * (a record that does not decode: treat as absent). */

@@ -55,6 +55,9 @@
  *     must still be writable (LMDB records readers in it; reading without
  *     locks while others write is unsafe), except on a read-only file
  *     system, where LMDB itself skips the lock file.
+ *     A store opened read_first (the Exim adapters) opens an existing
+ *     data.mdb MDB_RDONLY even when writable, and store_writable() reopens
+ *     it read-write for the first write of the environment's life.
  *
  * FORK
  *     LMDB forbids using an environment across fork(). Every call compares
@@ -87,8 +90,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static bool reopen_readonly;   /* mtasts_store_reopen_readonly() */
 
 /* ------------------------------------------------------------------ */
 /* Identity                                                             */
@@ -343,8 +344,10 @@ static int open_files(mtasts_store *s, int dfd, const struct stat *dir, bool as_
         where = fallback;
     }
     /* Effective ids: a transport runs as the Exim user. */
-    s->readonly = !fresh && ((reopen_readonly && !s->file && s->reopening)
-                             || faccessat(dfd, dname, W_OK, AT_EACCESS) != 0);
+    s->readonly = !fresh && faccessat(dfd, dname, W_OK, AT_EACCESS) != 0;
+    s->rdonly_chosen = !fresh && !s->readonly && !s->file && !s->want_write
+                       && s->read_first;
+    s->readonly = s->readonly || s->rdonly_chosen;
     for (tries = 0; tries < 2; tries++) {
         mode_t mask;
 
@@ -368,6 +371,7 @@ static int open_files(mtasts_store *s, int dfd, const struct stat *dir, bool as_
         if (s->readonly || fresh || (rc != EACCES && rc != EROFS))
             break;
         s->readonly = true;             /* e.g. a read-only file system */
+        s->rdonly_chosen = false;
     }
     return rc;
 }
@@ -455,7 +459,6 @@ mtasts_status store_open_env(mtasts_store *s, mtasts_err *err)
     mtasts_status st;
     int rc, dead = 0;
 
-    s->reopening = s->pid != 0;
     s->pid = getpid();
     s->reopen = false;
     s->broken = false;
@@ -484,7 +487,7 @@ mtasts_status store_open_env(mtasts_store *s, mtasts_err *err)
              : rc == ENOENT ? MTASTS_NOT_FOUND
              : rc == EAGAIN || rc == EBUSY || rc == EINTR ? MTASTS_TEMPFAIL : MTASTS_SYSERR;
     }
-    if (s->readonly)
+    if (s->readonly && !s->rdonly_chosen)
         store_notifyf(s, "store: %s opened read-only (not writable by uid %ld)",
                       s->label, (long)(d.switched ? d.st.st_uid : geteuid()));
     if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
@@ -511,11 +514,6 @@ mtasts_status store_open_env(mtasts_store *s, mtasts_err *err)
     return MTASTS_OK;
 }
 
-void mtasts_store_reopen_readonly(bool on)
-{
-    reopen_readonly = on;
-}
-
 mtasts_status store_ready(mtasts_store *s, mtasts_err *err)
 {
     if (!s) {
@@ -538,6 +536,13 @@ mtasts_status store_writable(mtasts_store *s, mtasts_err *err)
 {
     mtasts_status st = store_ready(s, err);
 
+    if (st == MTASTS_OK && s->readonly && s->rdonly_chosen) {
+        /* read_first: the first write of this environment's life */
+        store_forget_env(s);
+        s->want_write = true;
+        st = store_open_env(s, err);
+        s->want_write = false;
+    }
     if (st == MTASTS_OK && s->readonly) {
         mtasts_errf(err, "store: %s is read-only for uid %ld", s->label, (long)geteuid());
         return MTASTS_TEMPFAIL;
@@ -588,6 +593,7 @@ mtasts_status store_open_file(const mtasts_store_config *cfg, const char *file,
             s->map_initial = s->map_max;
     }
     s->create = cfg && cfg->create;
+    s->read_first = cfg && cfg->read_first;
     s->notify = cfg ? cfg->notify : NULL;
     s->notify_ctx = cfg ? cfg->notify_ctx : NULL;
     st = store_open_env(s, err);
@@ -647,5 +653,5 @@ mtasts_status store_move_aside(const char *path, const char *file, const char *s
 
 bool mtasts_store_readonly(const mtasts_store *s)
 {
-    return s && s->readonly;
+    return s && s->readonly && !s->rdonly_chosen;
 }

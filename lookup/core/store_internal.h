@@ -39,9 +39,12 @@ struct mtasts_store {
     MDB_env *env;
     MDB_dbi dbi;
     pid_t pid;                  /* process that opened env */
-    bool readonly;
+    bool readonly;              /* env is MDB_RDONLY */
+    bool rdonly_chosen;         /* ... though the files are writable: the
+                                   first write reopens it (read_first) */
+    bool read_first;
+    bool want_write;            /* this open is for a write: read-write */
     bool reopen;                /* env had a fatal error: reopen on next call */
-    bool reopening;             /* this open is not the handle's first */
     bool busy;                  /* inside foreach: no nested calls */
     bool evicting;              /* inside evict(): no nested eviction */
     bool evict_tried;           /* this call already evicted preemptively */

@@ -243,8 +243,7 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
     }
 
     /* This process (a transport's, forked after routing) only reads the
-     * policy store: reopened read-only, it skips LMDB's write buffers. */
-    mtasts_store_reopen_readonly(true);
+     * policy store, which the Exim adapters open read_first. */
     if (mtasts_answer_context(opts, hooks, &o, &s, &err) != MTASTS_OK) {
         log_once(hooks, "mtasts: TLSRPT: %s%s", err.msg, "");
         goto out;
@@ -299,7 +298,6 @@ void mtasts_tlsrpt_event(const char *query, const char *opts, const mtasts_hooks
         sess.recorded = false;
     }
 out:
-    mtasts_store_reopen_readonly(false);
     mtasts_record_free(&r);
     free(q);
 }

@@ -479,6 +479,15 @@ static void test_readonly(void)
     CHECK_INT(open_at(dir, false, NULL, &s, &err), MTASTS_OK, err.msg);
     CHECK(mtasts_store_readonly(s), "root: read-only when the owner cannot write");
     mtasts_store_close(&s);
+    {
+        mtasts_store_config cfg = {.path = dir, .read_first = true};
+
+        CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
+        CHECK(mtasts_store_readonly(s), "read_first: read-only when the owner cannot write");
+        CHECK_INT(mtasts_store_put(s, "rf.example", &r, &err), MTASTS_TEMPFAIL,
+                  "read_first: no put when the owner cannot write");
+        mtasts_store_close(&s);
+    }
     chmod(p, 0640);
 
     /* lock.mdb not writable either: LMDB cannot record the reader; open fails. */
@@ -534,39 +543,98 @@ static int fork_child(void *p)
     return unit_failed;
 }
 
-/* A child that only reads (a transport recording TLSRPT outcomes) reopens
- * the store read-only while mtasts_store_reopen_readonly() is on: it still
- * reads, does not write, and a reopen with it off is writable again. */
-static int fork_child_readonly(void *p)
+/* data_fds - descriptors of this process open on dir/data.mdb, and how
+ * many of them are open for writing (/proc/self/fdinfo "flags") */
+static int data_fds(const char *dir, int *writable)
 {
+    char want[4096], link[4096], path[64], line[128];
+    int fd, n = 0;
+
+    snprintf(want, sizeof want, "%s/data.mdb", dir);
+    *writable = 0;
+    for (fd = 0; fd < 1024; fd++) {
+        ssize_t len;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        if ((len = readlink(path, link, sizeof link - 1)) < 0)
+            continue;
+        link[len] = '\0';
+        if (strcmp(link, want) != 0)
+            continue;
+        n++;
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+        if (!(f = fopen(path, "r")))
+            continue;
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "flags:", 6) && (strtol(line + 6, NULL, 8) & O_ACCMODE) != O_RDONLY)
+                (*writable)++;
+        fclose(f);
+    }
+    return n;
+}
+
+static const char *fork_dir;
+
+/* A store opened read_first (the Exim adapters: their processes nearly
+ * always only read) holds data.mdb read-only, in a child too, and is not
+ * "read-only" to its users: the first write reopens it read-write. */
+static int fork_child_read_first(void *p)
+{
+    mtasts_store *s = p;
     mtasts_record r, g;
     mtasts_err err = {{0}};
+    int w;
 
-    (void)p;
-    mtasts_store_reopen_readonly(true);
-    CHECK_INT(mtasts_store_get(fork_store, "parent.example", &g, &err), MTASTS_OK,
-              "read-only reopen: get");
+    CHECK_INT(mtasts_store_get(s, "parent.example", &g, &err), MTASTS_OK,
+              "read_first child: get");
     mtasts_record_free(&g);
-    CHECK(mtasts_store_readonly(fork_store), "the reopened store is read-only");
+    CHECK_INT(data_fds(fork_dir, &w), 1, "read_first child: data.mdb open once");
+    CHECK_INT(w, 0, "read_first child: data.mdb read-only after a get");
+    CHECK(!mtasts_store_readonly(s), "read_first child: the store is not read-only to its users");
     make_record(&r, "r1", "version: STSv1\nmode: enforce\nmx: mx.ro.example\nmax_age: 60\n", 2);
-    CHECK_INT(mtasts_store_put(fork_store, "ro.example", &r, &err), MTASTS_TEMPFAIL,
-              "read-only reopen: no put");
+    CHECK_INT(mtasts_store_put(s, "rf.example", &r, &err), MTASTS_OK, "read_first child: put");
     mtasts_record_free(&r);
+    CHECK_INT(data_fds(fork_dir, &w), 2, "read_first child: LMDB's two descriptors after the put");
+    CHECK_INT(w, 2, "read_first child: both writable");
+    CHECK_INT(mtasts_store_get(s, "rf.example", &g, &err), MTASTS_OK,
+              "read_first child: get after the put");
+    CHECK_STR(g.id, "r1", "read_first child: the put's record");
+    mtasts_record_free(&g);
     return unit_failed;
 }
 
-static int fork_child_writable(void *p)
+static void test_read_first(void)
 {
-    mtasts_record g;
-    mtasts_err err = {{0}};
+    char *dir = mkdir_tmp();
+    mtasts_store_config cfg = {.path = dir, .create = true, .read_first = true};
+    mtasts_store *s = NULL;
+    mtasts_record r, g;
+    mtasts_err err;
+    int w;
 
-    (void)p;
-    mtasts_store_reopen_readonly(false);
-    CHECK_INT(mtasts_store_get(fork_store, "parent.example", &g, &err), MTASTS_OK,
-              "writable reopen: get");
+    /* A new store is created writable, read_first or not. */
+    CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
+    make_record(&r, "p1", "version: STSv1\nmode: testing\nmx: mx.parent.example\nmax_age: 60\n",
+                1);
+    CHECK_INT(mtasts_store_put(s, "parent.example", &r, &err), MTASTS_OK, "put, new store");
+    mtasts_record_free(&r);
+    mtasts_store_close(&s);
+
+    CHECK_INT(mtasts_store_open(&cfg, &s, &err), MTASTS_OK, err.msg);
+    CHECK_INT(mtasts_store_get(s, "parent.example", &g, &err), MTASTS_OK, "read_first: get");
     mtasts_record_free(&g);
-    CHECK(!mtasts_store_readonly(fork_store), "with it off, the reopened store is writable");
-    return unit_failed;
+    CHECK_INT(data_fds(dir, &w), 1, "read_first: data.mdb open once");
+    CHECK_INT(w, 0, "read_first: data.mdb open read-only");
+    fork_dir = dir;
+    CHECK_INT(in_child(fork_child_read_first, s), 0, "read_first: a child reads, then writes");
+    CHECK_INT(data_fds(dir, &w), 1, "read_first: the parent's handle is still read-only");
+    CHECK_INT(w, 0, "read_first: ... and open read-only");
+    CHECK_INT(mtasts_store_get(s, "rf.example", &g, &err), MTASTS_OK,
+              "read_first: the parent reads the child's record");
+    mtasts_record_free(&g);
+    mtasts_store_close(&s);
+    rm_tmp(dir);
 }
 
 static void test_fork(void)
@@ -583,8 +651,6 @@ static void test_fork(void)
     CHECK_INT(mtasts_store_put(fork_store, "parent.example", &r, &err), MTASTS_OK, "put");
     for (i = 0; i < 3; i++)
         CHECK_INT(in_child(fork_child, NULL), 0, "child uses the parent's handle");
-    CHECK_INT(in_child(fork_child_readonly, NULL), 0, "a reading child reopens read-only");
-    CHECK_INT(in_child(fork_child_writable, NULL), 0, "else a child reopens writable");
     CHECK_INT(mtasts_store_get(fork_store, "child.example", &g, &err), MTASTS_OK,
               "parent sees the child's record");
     CHECK_STR(g.id, "c1", "child's record");
@@ -1289,6 +1355,7 @@ int main(void)
     test_modes_owner();
     test_readonly();
     test_fork();
+    test_read_first();
     test_tiny_map();
     test_resized_by_other();
     test_stale_readers();
