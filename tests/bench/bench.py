@@ -714,8 +714,16 @@ class Bench:
     # configuration -> destinations; "snippets": as shipped (no testing
     # report, no TLSRPT recording); "record": the snippets with
     # MTASTS_TLSRPT_RECORD (TLSRPT recording), for issue 12's benchmark
+    # "floor" (stock only): the default configuration calling a ${dlfunc}
+    # object that does nothing (tests/bench/dlfunc_floor.c) in its dnslookup
+    # router, the least any ${dlfunc} can cost a delivery process; a
+    # reference for the stock ratios, not a target; "eventfloor": the
+    # snippets with an empty event_action on mtasts_smtp, the least any
+    # recording through Exim's events costs (Exim copies every certificate
+    # of the chain for tls:cert whenever a transport has an event_action)
     DELIVERY_CONFIGS = {"default": ["enforce", "nopolicy"], "snippets": ["enforce", "nopolicy"],
-                        "record": ["enforce"]}
+                        "record": ["enforce"], "eventfloor": ["enforce"],
+                        "floor": ["enforce", "nopolicy"]}
 
     def spawn_all(self, argv, stdin_path=None):
         """Run argv and wait for it and every process it leaves behind (we
@@ -849,6 +857,8 @@ class Bench:
         arms = []
         for v in self.DELIVERY_VARIANTS:
             for cfg, dests in self.DELIVERY_CONFIGS.items():
+                if (v, cfg) not in confs:
+                    continue        # floor: stock only
                 for dest in dests:
                     a = dict(confs[(v, cfg)])
                     a.update(variant=v, cfg=cfg, dest=dest,
@@ -875,10 +885,12 @@ class Bench:
             routes[a["name"]] = ["R=%s T=%s" % x for x in rs]
         for a in arms:
             r = routes[a["name"]]
-            if a["cfg"] != "default" and a["dest"] == "enforce" and \
+            if a["cfg"] not in ("default", "floor") and a["dest"] == "enforce" and \
                     not all("mtasts" in x for x in r):
                 raise RuntimeError("7: %s: not delivered by the MTA-STS route: %s"
                                    % (a["name"], r))
+            if a["cfg"] == "floor" and not all(x.startswith("R=dnslookup ") for x in r):
+                raise RuntimeError("7: %s: not delivered by dnslookup: %s" % (a["name"], r))
         names = [a["name"] for a in arms]
         # user, sys, minflt: where the CPU goes (page faults are nearly
         # deterministic and explain most of the system time)
@@ -906,12 +918,19 @@ class Bench:
                     one_round[x][m].append(median(got[x][m]))
         # Paired ratios: snippets / default, same Exim, same destination,
         # same round; median over rounds.
+        # With the floor arm (stock): floor / default (what any ${dlfunc}
+        # costs) and snippets / floor (what the snippets cost beyond it).
         ratios = {}
         for v in self.DELIVERY_VARIANTS:
-            for cfg, dest in [("snippets", d) for d in self.DELIVERY_DESTS] + \
-                    [("record", "enforce")]:
-                s_, d_ = "%s/%s/%s" % (v, cfg, dest), "%s/default/%s" % (v, dest)
-                key = "%s/%s" % (v, dest) + ("" if cfg == "snippets" else "/" + cfg)
+            pairs = [("snippets", d, "default") for d in self.DELIVERY_DESTS] + \
+                [("record", "enforce", "default")]
+            if (v, "floor") in confs:
+                pairs += [("floor", d, "default") for d in self.DELIVERY_DESTS] + \
+                    [("snippets", d, "floor") for d in self.DELIVERY_DESTS]
+            for cfg, dest, base in pairs:
+                s_, d_ = "%s/%s/%s" % (v, cfg, dest), "%s/%s/%s" % (v, base, dest)
+                key = "%s/%s" % (v, dest) + ("" if cfg == "snippets" else "/" + cfg) + \
+                    ("" if base == "default" else "/over-" + base)
                 ratios[key] = {
                     "wall": summary([x / y for x, y in zip(bulk[s_]["wall"], bulk[d_]["wall"])]),
                     "cpu": summary([x / y for x, y in zip(bulk[s_]["cpu"], bulk[d_]["cpu"])]),
@@ -928,9 +947,16 @@ class Bench:
         # time, and throughput (messages/s) of all three configurations.
         recording = {}
         for v in self.DELIVERY_VARIANTS:
-            rec, off, dflt = ("%s/%s/enforce" % (v, c) for c in ("record", "snippets",
-                                                                  "default"))
+            rec, off, dflt, evf = ("%s/%s/enforce" % (v, c) for c in (
+                "record", "snippets", "default", "eventfloor"))
             recording[v] = {
+                # the empty event_action: Exim's share, and the rest
+                "eventfloor_wall_ratio": summary([x / y for x, y in zip(
+                    bulk[evf]["wall"], bulk[off]["wall"])]),
+                "eventfloor_cpu_us": summary([(x - y) * 1e6 for x, y in zip(
+                    bulk[evf]["cpu"], bulk[off]["cpu"])]),
+                "over_eventfloor_wall_ratio": summary([x / y for x, y in zip(
+                    bulk[rec]["wall"], bulk[evf]["wall"])]),
                 "cpu_per_session_us": summary([(x - y) * 1e6 for x, y in
                                                zip(bulk[rec]["cpu"], bulk[off]["cpu"])]),
                 "wall_ratio": summary([x / y for x, y in zip(bulk[rec]["wall"],
@@ -1488,7 +1514,11 @@ def report(results_path, doc_path):
             "(configtype internet) and the snippets through `${dlfunc}`. Arm *default*: "
             "that configuration without the snippets; *snippets*: with them as shipped "
             "(testing report and TLSRPT recording off; store warm, no helper run during "
-            "the measurement); *record*: the snippets with `MTASTS_TLSRPT_RECORD = yes`. Destinations: `enforce.test` (enforce "
+            "the measurement); *record*: the snippets with `MTASTS_TLSRPT_RECORD = yes`; *floor* (stock only): the "
+            "default configuration whose `dnslookup` router calls a `${dlfunc}` object "
+            "that does nothing and imports nothing (`tests/bench/dlfunc_floor.c`), the "
+            "least any `${dlfunc}` costs a delivery process (its ratios are a reference, "
+            "not targets). Destinations: `enforce.test` (enforce "
             "policy, delivered by `mtasts_enforce`/`mtasts_smtp` with the snippets) and "
             "`nopolicy.test` (no `_mta-sts` record); both MX hosts are the world's receiver "
             "`good`. %d rounds; in each, every arm in rotated order queues N = %d messages "
@@ -1524,14 +1554,21 @@ def report(results_path, doc_path):
         rf = lambda x: "%.3f (%.3f – %.3f)" % (x["median"], x["p25"], x["p75"])
         def rlabel(key):
             v, dest, *cfg = key.split("/")
-            return "%s, %s%s" % (label.get(v, v), dest,
-                                 ", TLSRPT recording on" if cfg else "")
+            what = {("record",): ", TLSRPT recording on",
+                    ("floor",): ", floor (a do-nothing `${dlfunc}`) / default",
+                    ("over-floor",): ", snippets / floor"}.get(tuple(cfg), "")
+            return "%s, %s%s" % (label.get(v, v), dest, what)
+
+        def is_target(key):
+            return "floor" not in key
         for key, rr in s["ratios"].items():
             add("| %s | %s | %s | %s | %s |" % (rlabel(key), rf(rr["wall"]),
                                                     rf(rr["cpu"]), rf(rr["startup_cpu"]),
                                                     rf(rr["startup_wall"])))
         add("")
         for key, rr in s["ratios"].items():
+            if not is_target(key):
+                continue
             for m, limit, what in (("cpu", 1.03, "sender CPU per message"),
                                    ("startup_cpu", 1.05, "1-message queue-run start-up (CPU)"),
                                    ("wall", 1.01, "wall per message")):
@@ -1541,6 +1578,18 @@ def report(results_path, doc_path):
                 add(verdict(ok, t) + "  ")
                 targets.append(("7. %s: %s ≤ %.2fx" % (rlabel(key), what, limit),
                                 ok, "%.3fx" % r))
+        add("")
+        for dest in s["dests"]:
+            fl, over = (s["ratios"].get("stock-split/%s/%s" % (dest, x))
+                        for x in ("floor", "over-floor"))
+            if fl and over:
+                add("Stock, %s: a `${dlfunc}` object that does nothing costs %.3fx the "
+                    "default's CPU per message and %.3fx its wall time (page faults "
+                    "%.3fx): Exim loads it anew in every delivery process. The snippets "
+                    "cost %.3fx CPU and %.3fx wall beyond that floor.  " % (
+                        dest, fl["cpu"]["median"], fl["wall"]["median"],
+                        fl["minflt"]["median"], over["cpu"]["median"],
+                        over["wall"]["median"]))
         add("")
         if all("minflt" in rr for rr in s["ratios"].values()):
             add("**Where the CPU goes**: user and system time and minor page faults per "
@@ -1646,6 +1695,24 @@ def report(results_path, doc_path):
                     targets.append(("12. %s: recording CPU per session ≤ 50 µs"
                                     % label.get(v, v), ok, "%.1f µs" % us))
             add("")
+            if all("eventfloor_wall_ratio" in r for r in rec.values()):
+                add("**What any recording through events costs**: a fourth configuration, "
+                    "*eventfloor*, is the snippets with an empty `event_action` on "
+                    "`mtasts_smtp` (`MTASTS_TLSRPT_RECORD = yes` with an empty "
+                    "`MTASTS_TLSRPT_EVENT`): it records nothing, but Exim's verify callback "
+                    "copies every certificate of the chain for the `tls:cert` event "
+                    "whenever a transport has an `event_action` (`verify_event()`, "
+                    "tls-openssl.c), and raises its ten or so events per session.")
+                add("")
+                add("| Exim | eventfloor / snippets: delivery time | CPU per session "
+                    "| record / eventfloor: delivery time |")
+                add("| --- | --- | --- | --- |")
+                for v, r in rec.items():
+                    ec = r["eventfloor_cpu_us"]
+                    add("| %s | %s | %.0f µs (IQR %.0f – %.0f) | %s |" % (
+                        label.get(v, v), rf(r["eventfloor_wall_ratio"]), ec["median"],
+                        ec["p25"], ec["p75"], rf(r["over_eventfloor_wall_ratio"])))
+                add("")
 
     add("## Targets")
     add("")

@@ -37,6 +37,9 @@ EXIM_BUILD_DIR=$(ls -d "${MTASTS_CACHE:-/var/cache/exim-mtasts}"/exim-4.96/src/b
 MOD_FLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2
            -fPIC -fvisibility=hidden -isystem "$EXIM_BUILD_DIR" -DDYNLOOKUP
            -D_FILE_OFFSET_BITS=64 -D_LARGEFILE_SOURCE -shared)
+# section 7's floor arm: a ${dlfunc} object that imports nothing
+cc -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared -nostdlib -o "$B/dlfunc_floor.so" \
+    tests/bench/dlfunc_floor.c
 cc "${MOD_FLAGS[@]}" -DBENCH_NULL_NAME='"benchnull"' -o "$B/bench_null_plain.so" \
     tests/bench/bench_null_lookup.c
 cc "${MOD_FLAGS[@]}" -DBENCH_NULL_NAME='"benchnulllmdb"' -o "$B/bench_null_lmdb.so" \
