@@ -318,7 +318,7 @@ uninstall: uninstall-check
 	rmdir $(DESTDIR)$(INST_HELPER_DIR) 2>/dev/null || true
 	@if [ -z '$(DESTDIR)' ] && [ -d $(SYSTEMD_RUN_DIR) ]; then systemctl daemon-reload || true; fi
 
-# make bench: performance figures (not part of check; root, ~15 min), written
+# make bench: performance figures (not part of check; root, ~30 min), written
 # to docs/benchmarks.md. BENCH_QUICK=1 for a short trial run.
 .PHONY: bench
 bench:

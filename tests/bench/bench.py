@@ -1221,7 +1221,7 @@ def report(results_path, doc_path):
     add("")
     add("## How to reproduce")
     add("")
-    add("    make bench                          # as root on Debian 12; about 15 minutes")
+    add("    make bench                          # as root on Debian 12; about 30 minutes")
     add("    BENCH_QUICK=1 make bench            # small counts: try the harness")
     add("    BENCH_SECTIONS='1 3' make bench     # only some sections")
     add("")

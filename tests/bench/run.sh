@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: performance figures for exim-mtasts, written to docs/benchmarks.md.
 # Not part of make check; nothing here asserts a time (targets are reported
-# as met or missed). Root on Debian 12; about 15 minutes on 2 cores
-# (section 7, delivery cost, about 12 of them; BENCH_DELIVERY_N and
+# as met or missed). Root on Debian 12; about 30 minutes on 2 cores
+# (section 7, delivery cost, about 25 of them; BENCH_DELIVERY_N and
 # BENCH_DELIVERY_ROUNDS: messages per arm and rounds, default 200 and 7).
 #
 #   BENCH_QUICK=1      small counts (try the harness in a minute or two)
