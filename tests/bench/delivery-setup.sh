@@ -27,9 +27,9 @@ top=$1; shift
 # shellcheck disable=SC2034
 RECHECK=86400   # no TXT recheck (helper run) during the measured runs
 for variant in "$@"; do
-    # shellcheck disable=SC2034
     arms="default snippets record eventfloor"
     [ "$variant" = stock-split ] && arms="$arms floor"
+    # shellcheck disable=SC2034
     for arm in $arms; do
         work=$top/$arm; mkdir -p "$work" && chmod 755 "$work" || exit 1
         case $arm in default|floor) NOSNIP=1 ;; *) NOSNIP= ;; esac

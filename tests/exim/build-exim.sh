@@ -65,6 +65,23 @@ HEADERS_CHARSET=\"ISO-8859-1\"
 "
 inputs="$ORIG $(printf '%s' "$makefile" | sha256sum | cut -c1-16) $(sha256sum < "$0" | cut -c1-16)"
 
+# Exim re-executes itself as the Exim user (continued deliveries -MC, the
+# sendmail interface's -t after giving up root), so that user must reach
+# $PREFIX/bin. A cache made by mktemp -d is mode 700: give it search
+# permission for all (x only: nothing in it becomes listable or writable);
+# stop here if a directory above it blocks the way.
+cache_dir=$(dirname "$PREFIX")
+searchable() { [ "$(( 0$(stat -c %a "$1") & 1 ))" = 1 ]; }
+mkdir -p "$cache_dir"
+if ! searchable "$cache_dir"; then
+    chmod a+x "$cache_dir"
+    log "gave $cache_dir search permission for all (a+x): the Exim user runs $PREFIX/bin/exim"
+fi
+d=$(dirname "$cache_dir")
+while [ "$d" != / ]; do
+    searchable "$d" || fail "$d is not searchable by others (mode $(stat -c %a "$d")): the Exim user could not run $PREFIX/bin/exim; put MTASTS_CACHE where others can traverse"
+    d=$(dirname "$d")
+done
 mkdir -p "$PREFIX"
 # Serialise concurrent callers (e.g. make -j) on the same version.
 exec 9>"$PREFIX/.lock"

@@ -55,6 +55,22 @@ out=$($MAKE -s BUILD="$B" MTASTS_CACHE="$tmp/empty-cache" 2>&1); rc=$?
 [ "$rc" = 0 ] && grep -q "skipped mtasts_lookup.so" <<<"$out" \
     && ok "make with the default EXIM_SRC under an empty MTASTS_CACHE: exit 0, module skipped" \
     || nok "make with the default EXIM_SRC under an empty MTASTS_CACHE" "exit $rc" "$out"
+
+# ------------------------------------------- a test Exim the Exim user can run
+# Exim re-executes itself as the Exim user (-MC, -t), so build-exim.sh gives
+# a mode-700 cache (mktemp -d) search permission, and refuses a cache below
+# a directory others cannot traverse before it downloads anything.
+out=$(MTASTS_CACHE="$tmp/below-700/cache" bash tests/exim/build-exim.sh 4.96 2>&1); rc=$?
+[ "$rc" = 1 ] && grep -q "$tmp is not searchable by others" <<<"$out" && [ ! -e "$tmp/below-700/cache/exim-4.96" ] \
+    && ok "build-exim.sh: a cache below a mode-700 directory is refused, nothing downloaded" \
+    || nok "build-exim.sh: a cache below a mode-700 directory is refused" "exit $rc" "$out"
+c700=$(mktemp -d /var/tmp/mtasts-cache700.XXXXXX)
+touch "$c700/exim-4.96"     # a file where the prefix goes: stops the build right after the check
+out=$(MTASTS_CACHE="$c700" bash tests/exim/build-exim.sh 4.96 2>&1); rc=$?
+[ "$rc" != 0 ] && [ "$(stat -c %a "$c700")" = 711 ] && grep -q "gave $c700 search permission" <<<"$out" \
+    && ok "build-exim.sh: a mode-700 cache gets search permission (711), nothing more" \
+    || nok "build-exim.sh: a mode-700 cache gets search permission" "exit $rc, mode $(stat -c %a "$c700")" "$out"
+rm -rf "$c700"
 rm -f "$B/mtasts_dlfunc.so"
 out=$($MAKE -s BUILD="$B" EXIM_SRC=/nonexistent EXIM4_DEV_INCLUDE=/nonexistent 2>&1); rc=$?
 [ "$rc" = 0 ] && [ ! -e "$B/mtasts_dlfunc.so" ] && grep -q "skipped mtasts_dlfunc.so: no /nonexistent/local_scan.h" <<<"$out" \
