@@ -27,18 +27,40 @@ DAY=$(date -u +%F)
 RUN=$(printf '%04x' $((RANDOM)))
 
 # record_remote_smtp: Debian's remote_smtp (domains without a policy) gets
-# the recording line too, as docs/exim-configuration.md tells admins to do.
+# the recording block too, as docs/exim-configuration.md tells admins to do.
+REMOTE_SMTP_BLOCK='.ifdef MTASTS_TLSRPT_RECORD\n  event_action = MTASTS_TLSRPT_EVENT\n.endif'
 record_remote_smtp() {
     local inc=/etc/exim4/conf.d/transport/30_exim4-config_remote_smtp
     if grep -qx "\.include $inc" "$CONF"; then
-        sed '/^ *driver = smtp$/a\  event_action = MTASTS_TLSRPT_EVENT' "$inc" >"$D/remote_smtp" &&
+        sed "/^ *driver = smtp\$/a\\$REMOTE_SMTP_BLOCK" "$inc" >"$D/remote_smtp" &&
             sed -i "s|^\.include $inc\$|.include $D/remote_smtp|" "$CONF"
     else
-        sed -i '/^remote_smtp:$/,/^ *driver = smtp$/{/^ *driver = smtp$/a\  event_action = MTASTS_TLSRPT_EVENT
-}' "$CONF"
+        sed -i "/^remote_smtp:\$/,/^ *driver = smtp\$/{/^ *driver = smtp\$/a\\$REMOTE_SMTP_BLOCK
+}" "$CONF"
     fi || { not_ok "$V: set-up step: event_action for remote_smtp"; return 1; }
     check_eq "$V: set-up: remote_smtp records too" \
         "$(x -bP transport remote_smtp 2>&1 | grep -c '^event_action = .*mtasts')" 1
+    # Without the switches (as shipped: no TLSRPT recording, no testing
+    # report) the block leaves remote_smtp no event_action at all, and
+    # mtasts_smtp has none either (-bP transport cannot tell an empty one
+    # from none; -bP config can).
+    local off=$D/exim-record-off.conf
+    sed '/^MTASTS_TLSRPT_RECORD = yes$/d;/^MTASTS_TESTING_REPORT = yes$/d' "$CONF" >"$off" &&
+        chmod 644 "$off" &&
+        { [ "$V" = "${V#stock}" ] || world-ctl exim-trust "$off"; } ||
+        { not_ok "$V: set-up step: $off"; return 1; }
+    check_eq "$V: event_action lines of remote_smtp and mtasts_smtp: one each with the switches, none as shipped" \
+        "$(transport_event_lines "$CONF" remote_smtp) $(transport_event_lines "$CONF" mtasts_smtp) $(transport_event_lines "$off" remote_smtp) $(transport_event_lines "$off" mtasts_smtp)" "1 1 0 0"
+}
+# transport_event_lines CONF T: event_action lines of transport T in the
+# configuration as Exim reads it (macros and .ifdef applied)
+transport_event_lines() {
+    "$EXIM" -C "$1" -bP config 2>/dev/null | awk -v t="$2:" '
+        $1 == t { in_t = 1; next }
+        in_t && /^ *[a-z_0-9]+:$/ { in_t = 0 }
+        in_t && /^ *begin / { in_t = 0 }
+        in_t && $1 == "event_action" { n++ }
+        END { print n + 0 }'
 }
 
 show() { "$HELPER" tlsrpt show --store "$D/store" --day "$DAY" "$@" 2>&1; }

@@ -155,9 +155,10 @@ tlsrpt_send() {
 
 # Domains without a policy leave through Debian's remote_smtp, which has no
 # macro for event_action: docs/exim-configuration.md ("TLSRPT") has the
-# administrator add "event_action = MTASTS_TLSRPT_EVENT" after its
-# "driver = smtp". Done here the same way: in a copy of the transport file
-# that the module variants' configuration includes, or in the configuration
+# administrator add "event_action = MTASTS_TLSRPT_EVENT", inside
+# ".ifdef MTASTS_TLSRPT_RECORD", after its "driver = smtp". Done here the
+# same way: in a copy of the transport file that the module variants'
+# configuration includes, or in the configuration
 # update-exim4.conf made for stock exim4.
 record_remote_smtp() {
     local inc=/etc/exim4/conf.d/transport/30_exim4-config_remote_smtp file=$CONF
@@ -170,7 +171,8 @@ record_remote_smtp() {
     local before
     before=$(grep -c '^  event_action = MTASTS_TLSRPT_EVENT$' "$file")
     awk '{ print } /^remote_smtp:/ { t = 1 }
-         t && /^[ \t]*driver = smtp[ \t]*$/ { print "  event_action = MTASTS_TLSRPT_EVENT"; t = 0 }' \
+         t && /^[ \t]*driver = smtp[ \t]*$/ { print ".ifdef MTASTS_TLSRPT_RECORD"
+             print "  event_action = MTASTS_TLSRPT_EVENT"; print ".endif"; t = 0 }' \
         "$file" >"$file.new" && mv "$file.new" "$file" && chmod 644 "$file"
     check_eq "$V: set-up: remote_smtp records TLS outcomes (event_action added once)" \
         "$(grep -c '^  event_action = MTASTS_TLSRPT_EVENT$' "$file")" "$((before + 1))"
