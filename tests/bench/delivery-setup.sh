@@ -53,8 +53,10 @@ MTASTS_TLSRPT_EVENT =' ;;
             grep -q dlfunc_floor "$CONF" || { echo "floor: no dnslookup router in $CONF" >&2; exit 1; }
         fi
         if [ "$arm" = eventfloor ]; then
+            # set, and empty
             ev=$("$EXIM" -C "$CONF" -bP transport mtasts_smtp | grep '^event_action')
-            [ "$ev" = "event_action = " ] || { echo "eventfloor: mtasts_smtp has '$ev'" >&2; exit 1; }
+            { [ "$(transport_event_lines "$CONF" mtasts_smtp)" = 1 ] && [ "$ev" = "event_action = " ]; } ||
+                { echo "eventfloor: mtasts_smtp has '$ev'" >&2; exit 1; }
         fi
         echo "$variant $arm $EXIM $CONF $D"
     done

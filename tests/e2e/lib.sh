@@ -202,6 +202,24 @@ setup_variant() {
 
 # ------------------------------------------------------------ helpers
 x() { "$EXIM" -C "$CONF" "$@"; }
+# shipped_conf FILE: this configuration without the two switches
+# test_macros adds (the snippets as shipped), trusted for stock exim4's -C
+shipped_conf() {
+    sed '/^MTASTS_TESTING_REPORT = yes$/d;/^MTASTS_TLSRPT_RECORD = yes$/d' "$CONF" >"$1" &&
+        chmod 644 "$1" && { [ "$V" = "${V#stock}" ] || world-ctl exim-trust "$1"; }
+}
+# transport_event_lines CONF T: event_action lines of transport T in the
+# configuration as Exim reads it (macros and .ifdef applied). -bP transport
+# cannot tell an empty event_action, which still makes Exim copy every
+# certificate of the chain, from none; -bP config can.
+transport_event_lines() {
+    "$EXIM" -C "$1" -bP config 2>/dev/null | awk -v t="$2:" '
+        $1 == t { in_t = 1; next }
+        in_t && /^ *[a-z_0-9]+:$/ { in_t = 0 }
+        in_t && /^ *begin / { in_t = 0 }
+        in_t && $1 == "event_action" { n++ }
+        END { print n + 0 }'
+}
 mainlog() { cat "$D/log/mainlog" 2>/dev/null; }
 # lookup DOMAIN FIELD: one field of the policy, as the routers see it
 lookup() {

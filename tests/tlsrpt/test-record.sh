@@ -42,25 +42,11 @@ record_remote_smtp() {
         "$(x -bP transport remote_smtp 2>&1 | grep -c '^event_action = .*mtasts')" 1
     # Without the switches (as shipped: no TLSRPT recording, no testing
     # report) the block leaves remote_smtp no event_action at all, and
-    # mtasts_smtp has none either (-bP transport cannot tell an empty one
-    # from none; -bP config can).
+    # mtasts_smtp has none either (transport_event_lines, tests/e2e/lib.sh).
     local off=$D/exim-record-off.conf
-    sed '/^MTASTS_TLSRPT_RECORD = yes$/d;/^MTASTS_TESTING_REPORT = yes$/d' "$CONF" >"$off" &&
-        chmod 644 "$off" &&
-        { [ "$V" = "${V#stock}" ] || world-ctl exim-trust "$off"; } ||
-        { not_ok "$V: set-up step: $off"; return 1; }
+    shipped_conf "$off" || { not_ok "$V: set-up step: $off"; return 1; }
     check_eq "$V: event_action lines of remote_smtp and mtasts_smtp: one each with the switches, none as shipped" \
         "$(transport_event_lines "$CONF" remote_smtp) $(transport_event_lines "$CONF" mtasts_smtp) $(transport_event_lines "$off" remote_smtp) $(transport_event_lines "$off" mtasts_smtp)" "1 1 0 0"
-}
-# transport_event_lines CONF T: event_action lines of transport T in the
-# configuration as Exim reads it (macros and .ifdef applied)
-transport_event_lines() {
-    "$EXIM" -C "$1" -bP config 2>/dev/null | awk -v t="$2:" '
-        $1 == t { in_t = 1; next }
-        in_t && /^ *[a-z_0-9]+:$/ { in_t = 0 }
-        in_t && /^ *begin / { in_t = 0 }
-        in_t && $1 == "event_action" { n++ }
-        END { print n + 0 }'
 }
 
 show() { "$HELPER" tlsrpt show --store "$D/store" --day "$DAY" "$@" 2>&1; }
